@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine that has only Python 3.11+:
+#   make demo   build the synthetic Demo Borough's outputs
+#   make test   run the whole test suite
+# Every install goes through constraints.txt, so two machines install the same versions.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DATA := data/demo-borough
+DEMO_YEAR := 2024-25
+DEMO_OUT  := outputs/demo-borough/$(DEMO_YEAR)
+
+.PHONY: install demo test bench clean lock
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DEMO_DATA)/$(DEMO_YEAR): | $(VENV)/.installed
+	$(BIN)/iro-report synth --out $(DEMO_DATA)
+
+demo: install $(DEMO_DATA)/$(DEMO_YEAR)
+	$(BIN)/iro-report validate --data $(DEMO_DATA) --year $(DEMO_YEAR)
+	mkdir -p $(DEMO_OUT)
+	$(BIN)/iro-report metrics --data $(DEMO_DATA) --year $(DEMO_YEAR) --council "Demo Borough" > $(DEMO_OUT)/metrics.json
+	@echo "wrote $(DEMO_OUT)/metrics.json"
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+# Regenerate constraints.txt from a fresh environment (on purpose only, then commit it).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet ".[test]"
+	.lockenv/bin/python -m pip freeze --exclude iro-metrics | sort > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) build *.egg-info

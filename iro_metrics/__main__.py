@@ -1,0 +1,3 @@
+from iro_metrics.cli import main
+
+raise SystemExit(main())

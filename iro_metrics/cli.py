@@ -1,0 +1,121 @@
+"""``iro-report``: a thin command line over the library. Each subcommand calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from iro_metrics import __version__
+from iro_metrics.errors import FatalDataError, IroMetricsError
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.report_text import validation_summary
+
+    data = load_council(args.data, args.year, la=args.la)
+    if args.json:
+        doc = {"year": data.year.label, "la": data.la, "files": data.files, "notes": data.notes,
+               "summary": json.loads(data.findings.summary().to_json(orient="records")),
+               "findings": json.loads(data.findings.frame().to_json(orient="records"))}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(validation_summary(data, limit=args.limit))
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.metrics import to_json
+    from iro_metrics.model import build_model
+
+    data = load_council(args.data, args.year, la=args.la)
+    doc = to_json(build_model(data, population=args.population), council=args.council)
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from iro_metrics.synth import SynthConfig, write_councils
+    from iro_metrics.years import year_range
+
+    cfg = SynthConfig(council=args.council, children=args.children, years=year_range(args.years),
+                      seed=args.seed, late_share=args.late_share)
+    written = write_councils(args.out, cfg, councils=args.councils)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iro-report", description="Reproducible statistical appendix for the "
+                                "IRO annual report, from the SSDA903 return and IRO service records.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data", required=True, metavar="DIR",
+                        help="folder with one subfolder per collection year (YYYY-YY), or LIIA flat files")
+        sp.add_argument("--year", required=True, metavar="YYYY-YY", help="collection year, e.g. 2024-25")
+        sp.add_argument("--la", metavar="NAME", help="council to select from LIIA flat files (the LA column)")
+
+    v = sub.add_parser("validate", help="check a council's data and list the findings",
+                       description="Read every return up to --year, check it, and list row-level findings. "
+                                   "Exits 1 when the data cannot be used, 0 otherwise.")
+    data_args(v)
+    v.add_argument("--json", action="store_true", help="print the findings as JSON")
+    v.add_argument("--limit", type=int, default=20, metavar="N", help="findings listed per rule (default 20)")
+    v.set_defaults(func=_validate)
+
+    m = sub.add_parser("metrics", help="compute every indicator and print JSON (unsuppressed)",
+                       description="Compute every indicator and table for --year and print them as JSON: "
+                                   "management information, not suppressed for publication.")
+    data_args(m)
+    m.add_argument("--population", type=int, metavar="N", help="the council's population aged 0-17 (ONS)")
+    m.add_argument("--council", metavar="NAME", help="council name to record in the output")
+    m.set_defaults(func=_metrics)
+
+    s = sub.add_parser("synth", help="write a synthetic council's data",
+                       description="Write synthetic 903 returns and IRO records in the input layout "
+                                   "(DIR/<YYYY-YY>/). Deterministic for a seed.")
+    s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument("--council", default="Demo Borough", help="council name (default: Demo Borough)")
+    s.add_argument("--children", type=int, default=450, metavar="N",
+                   help="children looked after at 31 March, about (default 450)")
+    s.add_argument("--years", default="2020-21:2024-25", metavar="FIRST:LAST",
+                   help="collection years (default 2020-21:2024-25)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--late-share", type=float, default=0.08, metavar="P",
+                   help="share of reviews held late (default 0.08)")
+    s.add_argument("--councils", type=int, default=1, metavar="K",
+                   help="write K councils into DIR/<council-slug>/ (default 1: straight into DIR)")
+    s.set_defaults(func=_synth)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FatalDataError as e:
+        print(f"error: the data cannot be used ({len(e.problems)} problem"
+              f"{'s' if len(e.problems) != 1 else ''}):", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except IroMetricsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not bad input: say so plainly
+        if os.environ.get("IRO_METRICS_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(e).__name__}: {e}\n(this is a bug in iro-metrics; run again with "
+              "IRO_METRICS_DEBUG=1 for details and report it)", file=sys.stderr)
+        return 2

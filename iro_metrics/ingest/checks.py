@@ -1,0 +1,93 @@
+"""Row-level checks that need more than one cell: duplicates, year ranges, episode chains,
+reviews against periods of care and participation codes against age."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from iro_metrics.dates import age_in_years
+from iro_metrics.ingest import findings as F
+from iro_metrics.ingest.combine import KEYS
+from iro_metrics.ingest.read import PROVENANCE
+from iro_metrics.model.episodes import care_episodes, periods_of_care
+from iro_metrics.model.reviews import attach_periods
+from iro_metrics.years import CollectionYear
+
+#: date column that must fall in (or, for episodes, overlap) the return's collection year.
+_YEAR_DATES = {"reviews": "review_date", "escalations": "date_raised", "iro_contacts": "contact_date"}
+
+
+def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F.Findings
+                 ) -> dict[str, pd.DataFrame]:
+    """Checks within one return; returns the tables with excluded rows removed."""
+    out = {}
+    for key, df in tables.items():
+        data_cols = [c for c in df.columns if c not in (*PROVENANCE, "_year")]
+        dup = df.duplicated(subset=data_cols, keep="first")
+        if dup.any():
+            found.add(F.make(df["_file"][dup], df["_row"][dup], None, None, "duplicate-row", "excluded"))
+        df = df[~dup]
+        k = [c for c in KEYS.get(key, []) if c != "_year"]
+        if k:
+            clash = df.duplicated(subset=k, keep="first")
+            if clash.any():
+                found.add(F.make(df["_file"][clash], df["_row"][clash], None, None, "duplicate-key", "excluded",
+                                 f"same {' + '.join(k)} as an earlier row in the same file with different values"))
+            df = df[~clash]
+        out[key] = df.reset_index(drop=True)
+    ep = out.get("episodes")
+    if ep is not None and len(ep):
+        bad = (ep["start_date"] > year.end) | (ep["end_date"].notna() & (ep["end_date"] < year.start))
+        if bad.any():
+            found.add(F.make(ep["_file"][bad], ep["_row"][bad], "DECOM", ep["start_date"][bad].dt.strftime("%d/%m/%Y"),
+                             "outside-return-year", "kept", f"episode not open during {year.label}"))
+    return out
+
+
+def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, year: CollectionYear,
+                   found: F.Findings) -> None:
+    """Checks on the combined history (rows are kept; metrics apply their own rules)."""
+    ep = tables.get("episodes")
+    if ep is None or not len(ep):
+        return
+    e = ep.sort_values(["child_id", "start_date"], kind="stable").reset_index(drop=True)
+    same = e["child_id"].eq(e["child_id"].shift()).fillna(False).astype(bool)
+    prev_end = e["end_date"].shift()
+    overlap = same & (prev_end.isna() | (e["start_date"] < prev_end))
+    if overlap.any():
+        found.add(F.make(e["_file"][overlap], e["_row"][overlap], "DECOM",
+                         e["start_date"][overlap].dt.strftime("%d/%m/%Y"), "episode-overlap", "kept"))
+    nxt = e["start_date"].shift(-1).where(e["child_id"].eq(e["child_id"].shift(-1)).fillna(False).astype(bool))
+    x1 = (e["reason_ceased"] == "X1").fillna(False) & e["end_date"].notna() & (nxt != e["end_date"])
+    x1 &= e["end_date"] <= year.end
+    if x1.any():
+        found.add(F.make(e["_file"][x1], e["_row"][x1], "REC", e["reason_ceased"][x1], "x1-no-continuation", "kept"))
+
+    rv = tables.get("reviews")
+    if rv is None or not len(rv):
+        return
+    header = tables.get("header")
+    known_children = set(header["child_id"]) if header is not None else set()
+    unknown = ~rv["child_id"].isin(known_children)
+    if unknown.any():
+        found.add(F.make(rv["_file"][unknown], rv["_row"][unknown], "CHILD", None, "review-unknown-child", "kept"))
+    if header is not None and len(header):
+        hdob = rv["child_id"].map(header.drop_duplicates("child_id", keep="last").set_index("child_id")["dob"])
+        mismatch = hdob.notna() & (hdob != rv["dob"])
+        if mismatch.any():
+            found.add(F.make(rv["_file"][mismatch], rv["_row"][mismatch], "DOB", None, "dob-mismatch", "kept"))
+    periods = periods_of_care(care_episodes(ep))
+
+
+    attached = attach_periods(rv[["child_id", "review_date"]], periods)
+    outside = attached["period_id"].isna().to_numpy() & (rv["review_date"] <= year.end).to_numpy()
+    if outside.any():
+        found.add(F.make(rv["_file"][outside], rv["_row"][outside], "REVIEW",
+                         rv["review_date"][outside].dt.strftime("%d/%m/%Y"), "review-outside-care", "kept"))
+    age = age_in_years(rv["dob"], rv["review_date"])
+    code = rv["participation"]
+    pn0_old = (code == "PN0").fillna(False) & (age >= 4).fillna(False)
+    pn_young = code.isin([f"PN{i}" for i in range(1, 8)]).fillna(False) & (age < 4).fillna(False)
+    for mask, rule in ((pn0_old, "pn0-age-4-plus"), (pn_young, "pn-under-4")):
+        if mask.any():
+            found.add(F.make(rv["_file"][mask], rv["_row"][mask], "REVIEW_CODE", code[mask], rule, "kept"))

@@ -1,0 +1,189 @@
+"""Load a council's data for a collection year: every return up to it, checked and combined.
+
+Two layouts are accepted:
+
+* **DfE folders**: ``DIR/<YYYY-YY>/`` holding that year's 903 CSVs (DfE headers, dd/mm/yyyy) and
+  the IRO records;
+* **LIIA flat files**: ``DIR/*.csv`` with the DfE headers plus ``LA`` and ``YEAR`` columns and ISO
+  dates, many councils and years per file (choose the council with ``la``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from iro_metrics import spec
+from iro_metrics.errors import FatalDataError, Problem, UsageError
+from iro_metrics.ingest import findings as F
+from iro_metrics.ingest.checks import check_combined, check_return
+from iro_metrics.ingest.combine import combine
+from iro_metrics.ingest.read import RawTable, read_raw, type_table
+from iro_metrics.years import CollectionYear
+
+_YEAR_DIR = re.compile(r"^\d{4}-\d{2}$")
+
+
+@dataclass
+class CouncilData:
+    """Everything read for one council and collection year, with internal column names."""
+
+    year: CollectionYear
+    earliest_year: CollectionYear
+    tables: dict[str, pd.DataFrame]
+    findings: F.Findings
+    files: dict[str, str] = field(default_factory=dict)  # label -> sha256
+    notes: list[str] = field(default_factory=list)
+    la: str | None = None
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        """A table's combined rows; an empty frame with the right columns when not supplied."""
+        if table in self.tables:
+            return self.tables[table]
+        cols = [c.name for c in spec.tables()[table].columns]
+        return pd.DataFrame(columns=cols)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables and len(self.tables[table]) > 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_folder(folder: Path, label_prefix: str, problems: list[Problem]) -> list[RawTable]:
+    raws: list[RawTable] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() != ".csv" or not path.is_file():
+            continue
+        label = f"{label_prefix}{path.name}"
+        try:
+            raws.append(read_raw(path, label))
+        except FatalDataError as e:
+            problems.extend(e.problems)
+    return raws
+
+
+def _liia_years(raw: RawTable) -> pd.Series:
+    """Map LIIA ``YEAR`` values to collection start years.
+
+    LIIA's own convention is the end year (2017-18 -> 2018), but some published files use the
+    start year. When any episode in a YEAR block starts after 31 March of that YEAR, the block
+    must be the start year; otherwise the end year is assumed.
+    """
+    y = pd.to_numeric(raw.frame["YEAR"], errors="coerce")
+    if raw.table.key == "episodes":
+        decom = pd.to_datetime(raw.frame["DECOM"], format="%Y-%m-%d", errors="coerce")
+        late = decom > pd.to_datetime(y.astype("Int64").astype("string") + "-03-31", errors="coerce")
+        start_convention = bool(late.any())
+    else:
+        start_convention = None
+    return y, start_convention
+
+
+def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[Problem]
+              ) -> tuple[dict[int, list[RawTable]], list[str], str | None]:
+    """Raw tables per collection start year, up to ``year``."""
+    notes: list[str] = []
+    year_dirs = sorted(p for p in data.iterdir() if p.is_dir() and _YEAR_DIR.match(p.name))
+    if year_dirs:
+        out: dict[int, list[RawTable]] = {}
+        for d in year_dirs:
+            cy = CollectionYear.parse(d.name)
+            if cy <= year:
+                out[cy.start_year] = _read_folder(d, f"{d.name}/", problems)
+        if year.start_year not in out:
+            raise UsageError(f"{data}: no folder {year.label}/ (found: {', '.join(p.name for p in year_dirs)})")
+        return out, notes, None
+    raws = _read_folder(data, "", problems)
+    flat = [r for r in raws if r.liia]
+    if not flat:
+        raise UsageError(f"{data}: expected one folder per collection year named like {year.label}/, "
+                         "or LIIA flat files with LA and YEAR columns")
+    las = sorted(set().union(*(set(r.frame["LA"]) for r in flat)) - {""})
+    if la is None:
+        if len(las) > 1:
+            raise UsageError(f"{data}: the files hold {len(las)} councils; choose one with --la "
+                             f"({', '.join(las)})")
+        la = las[0] if las else None
+    elif la not in las:
+        raise UsageError(f"{data}: no rows for council {la!r} (found: {', '.join(las)})")
+    # the year convention is decided once, from the episodes when present
+    conv = next((c for r in flat for c in [_liia_years(r)[1]] if c is not None), False)
+    notes.append(f"LIIA flat files: council {la}; YEAR read as the {'start' if conv else 'end'} "
+                 "of the collection year")
+    out = {}
+    for r in flat:
+        mine = r.frame["LA"] == la
+        notes.append(f"{r.label}: {int(mine.sum())} of {len(r.frame)} rows belong to {la}")
+        y = pd.to_numeric(r.frame["YEAR"], errors="coerce")
+        start = y if conv else y - 1
+        for sy in sorted(start[mine].dropna().unique()):
+            if int(sy) > year.start_year:
+                continue
+            part = r.frame[mine & (start == sy)].reset_index(drop=True)
+            out.setdefault(int(sy), []).append(RawTable(r.table, r.path, r.label, part, liia=True))
+    for r in raws:
+        if not r.liia:
+            problems.append(Problem(r.label, "DfE-layout file beside LIIA flat files: put DfE files in "
+                                             "a folder per collection year"))
+    if year.start_year not in out:
+        raise UsageError(f"{data}: no rows for collection year {year.label}")
+    return out, notes, la
+
+
+def load_council(data: str | Path, year: str | CollectionYear, la: str | None = None) -> CouncilData:
+    """Read, check and combine every return up to ``year`` from ``data``.
+
+    Raises :class:`FatalDataError` listing every file-level problem at once.
+    """
+    data = Path(data)
+    year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
+    if not data.is_dir():
+        raise UsageError(f"{data}: no such folder")
+    problems: list[Problem] = []
+    per_year, notes, la = _discover(data, year, la, problems)
+    for sy, raws in per_year.items():
+        present = {r.table.key for r in raws}
+        prefix = f"{CollectionYear(sy).label}/" if not la else ""
+        for t in spec.tables().values():
+            if t.required_file and t.key not in present and not la:
+                problems.append(Problem(f"{prefix}{t.file}", f"required file missing for {CollectionYear(sy).label}"))
+        seen: dict[str, str] = {}
+        for r in raws:
+            if r.table.key in seen and not r.liia:
+                problems.append(Problem(r.label, f"a second file for the {r.table.key} table "
+                                                 f"(the first is {seen[r.table.key]})"))
+            seen.setdefault(r.table.key, r.label)
+    if problems:
+        raise FatalDataError(problems)
+    if la:
+        have = {r.table.key for raws in per_year.values() for r in raws}
+        missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
+        if missing:
+            notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
+
+    found = F.Findings()
+    parts: dict[str, list[pd.DataFrame]] = {}
+    files: dict[str, str] = {}
+    for sy, raws in sorted(per_year.items()):
+        cy = CollectionYear(sy)
+        typed: dict[str, pd.DataFrame] = {}
+        for r in raws:
+            files.setdefault(r.label, _sha256(r.path))
+            df = type_table(r, cy, found)
+            df["_year"] = sy
+            typed[r.table.key] = df
+        typed = check_return(typed, cy, found)
+        for key, df in typed.items():
+            parts.setdefault(key, []).append(df)
+    combined = {key: combine(frames, key) for key, frames in parts.items()}
+    combined = {k: v for k, v in combined.items() if len(v.columns)}
+    earliest = CollectionYear(min(per_year))
+    check_combined(combined, earliest, year, found)
+    return CouncilData(year=year, earliest_year=earliest, tables=combined, findings=found,
+                       files=files, notes=notes, la=la)

@@ -1,0 +1,209 @@
+"""Read one CSV file of the 903 or the IRO records into a typed frame with internal names.
+
+Fatal problems (not a CSV, wrong delimiter, unknown table, missing columns, no rows) raise
+:class:`~iro_metrics.errors.FatalDataError`; row-level problems become findings and every row is
+either kept or excluded with a finding, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from iro_metrics import spec
+from iro_metrics.errors import FatalDataError, Problem
+from iro_metrics.ingest import findings as F
+from iro_metrics.years import CollectionYear, year_of
+
+LIIA_COLUMNS = ("LA", "YEAR")
+PROVENANCE = ("_file", "_row")
+
+_DMY = r"\d{1,2}/\d{1,2}/\d{4}"
+_ISO = r"\d{4}-\d{2}-\d{2}"
+_EXCEL_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx)", b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)"}
+
+
+@dataclass
+class RawTable:
+    """A file whose header matched a known table; cells still text."""
+
+    table: spec.Table
+    path: Path
+    label: str  # how findings name the file, e.g. "2024-25/episodes.csv"
+    frame: pd.DataFrame  # DfE columns as strings, plus _row
+    liia: bool
+
+
+def _decode(path: Path, label: str) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise FatalDataError([Problem(label, "the file is empty (expected a CSV header row and data rows)")])
+    for magic, what in _EXCEL_MAGIC.items():
+        if data.startswith(magic):
+            raise FatalDataError([Problem(label, f"this is {what} renamed .csv, not a CSV file; "
+                                                 "open it in Excel and save as 'CSV UTF-8'")])
+    if b"\x00" in data[:4096]:
+        raise FatalDataError([Problem(label, "the file holds binary data (NUL bytes), not CSV text")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        row = data[: e.start].count(b"\n") + 1
+        raise FatalDataError([Problem(label, f"byte 0x{data[e.start]:02x} is not UTF-8 text; save the file "
+                                             "as 'CSV UTF-8'", row=row)]) from None
+
+
+def identify(header: list[str], path: Path) -> tuple[spec.Table | None, bool]:
+    """Which table a header belongs to: by file name first, else by its exact DfE column set."""
+    cols = {h for h in header if h}
+    liia = all(c in cols for c in LIIA_COLUMNS)
+    core = cols - set(LIIA_COLUMNS) if liia else cols
+    by_name = {t.file.lower(): t for t in spec.tables().values()}
+    table = by_name.get(path.name.lower())
+    if table is None:
+        table = next((t for t in spec.tables().values() if set(t.dfe_columns) == core), None)
+    return table, liia
+
+
+def read_raw(path: Path, label: str) -> RawTable:
+    text = _decode(path, label)
+    first = next(csv.reader(io.StringIO(text)), [])
+    header = [h.strip() for h in first]
+    table, liia = identify(header, path)
+    if table is None:
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            sep = next(d for d in ";\t|" if d in header[0])
+            raise FatalDataError([Problem(label, f"the columns are separated by {sep!r}, not commas; "
+                                                 "save the file as comma-separated CSV", row=1)])
+        known = ", ".join(sorted(t.file for t in spec.tables().values()))
+        raise FatalDataError([Problem(label, "the header matches no known table (name the file as one "
+                                             f"of: {known}, with its DfE column names)", row=1)])
+    missing = [c for c in table.dfe_columns if c not in header]
+    if missing:
+        hint = ""
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            hint = "; the columns seem to be separated by something other than commas"
+        raise FatalDataError([Problem(label, f"required column missing (expected the DfE columns "
+                                             f"{','.join(table.dfe_columns)}){hint}", column=c, row=1)
+                              for c in missing])
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
+                        header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
+    frame["_row"] = pd.RangeIndex(2, len(frame) + 2)
+    data_cols = [c for c in frame.columns if c != "_row"]
+    blank = (frame[data_cols] == "").all(axis=1)
+    frame = frame[~blank].reset_index(drop=True)
+    if frame.empty and table.required_file:
+        raise FatalDataError([Problem(label, "the file has a header but no data rows")])
+    return RawTable(table=table, path=path, label=label, frame=frame, liia=liia)
+
+
+def _dates(s: pd.Series, iso: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse dates; returns (parsed, bad_format mask, invalid_date mask)."""
+    filled = s != ""
+    dmy = s.str.fullmatch(_DMY)
+    isoish = s.str.fullmatch(_ISO)
+    ok_format = (isoish | dmy) if iso else dmy
+    parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    if dmy.any():
+        parsed[dmy] = pd.to_datetime(s[dmy], format="%d/%m/%Y", errors="coerce").astype("datetime64[s]")
+    if iso and isoish.any():
+        parsed[isoish] = pd.to_datetime(s[isoish], format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+    bad_format = filled & ~ok_format
+    invalid = filled & ok_format & parsed.isna()
+    return parsed, bad_format, invalid
+
+
+def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.DataFrame:
+    """Check and convert each column; return the frame with internal names plus ``_file``/``_row``.
+
+    ``year`` is the collection year of the return holding the rows (code lists are versioned by it,
+    or by the year of the column named in ``year_from``).
+    """
+    t, df, label = raw.table, raw.frame, raw.label
+    rows = df["_row"]
+    exclude = pd.Series(False, index=df.index)
+    iso_ok = raw.liia or t.source == "iro"
+    extra = [c for c in df.columns if c not in t.dfe_columns and c != "_row" and c not in LIIA_COLUMNS]
+    for c in extra:
+        found.add(F.make(label, pd.Series([1]), c, None, "unexpected-column", "ignored"))
+    out = pd.DataFrame(index=df.index)
+    for col in t.columns:
+        raw_s = df[col.dfe_name]
+        s = raw_s.str.strip()
+        show = None if spec.is_identifier(col) else raw_s
+        trimmed = s != raw_s
+        if trimmed.any():
+            found.add(F.make(label, rows[trimmed], col.dfe_name, None if show is None else show[trimmed],
+                             "whitespace", "trimmed"))
+        blank = s == ""
+        if col.required and blank.any():
+            found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
+            exclude |= blank
+        if col.type == "date":
+            parsed, bad_format, invalid = _dates(s, iso_ok)
+            for mask, rule, msg in ((bad_format, "date-format",
+                                     "expected a date written dd/mm/yyyy with a 4-digit year"),
+                                    (invalid, "date-invalid", None)):
+                if mask.any():
+                    found.add(F.make(label, rows[mask], col.dfe_name, None if show is None else show[mask],
+                                     rule, "excluded", msg))
+                    exclude |= mask
+            out[col.name] = parsed
+        elif col.type in ("int", "float", "flag"):
+            num = pd.to_numeric(s.where(~blank), errors="coerce")
+            bad = ~blank & num.isna()
+            if col.type == "flag":
+                bad |= ~blank & ~num.isin([0, 1])
+                num = num.where(~bad)
+            elif col.type == "int":
+                bad |= ~blank & num.notna() & (num % 1 != 0)
+                num = num.where(~bad)
+            if bad.any():
+                action = "excluded" if col.required else "kept"
+                msg = "expected 0 or 1" if col.type == "flag" else None
+                found.add(F.make(label, rows[bad], col.dfe_name, s[bad], "not-a-number" if col.type != "flag"
+                                 else "unknown-code", action, msg))
+                if col.required:
+                    exclude |= bad
+            lo, hi = col.min, col.max
+            if lo is not None or hi is not None:
+                oor = num.notna() & ((num < (lo if lo is not None else -float("inf")))
+                                     | (num > (hi if hi is not None else float("inf"))))
+                if oor.any():
+                    found.add(F.make(label, rows[oor], col.dfe_name, s[oor], "out-of-range", "kept",
+                                     f"expected a number from {lo} to {hi}"))
+            out[col.name] = num.astype("Float64") if col.type == "float" else num.astype("Int64")
+        else:
+            out[col.name] = s.where(~blank, None).astype("string")
+    # code checks once all columns are typed (year_from may name a date column)
+    for col in t.columns:
+        if col.type != "code":
+            continue
+        s = out[col.name]
+        present = s.notna()
+        known = spec.all_codes(col.codes)
+        unknown = present & ~s.isin(known)
+        if unknown.any():
+            found.add(F.make(label, rows[unknown], col.dfe_name, s[unknown], "unknown-code", "kept",
+                             f"{F.RULES['unknown-code']} {col.codes}"))
+        if col.year_from:
+            years = year_of(out[col.year_from]).fillna(year.start_year)
+        else:
+            years = pd.Series(year.start_year, index=s.index)
+        wrong_year = pd.Series(False, index=s.index)
+        for y in sorted(years[present & ~unknown].unique()):
+            valid = spec.valid_codes(col.codes, CollectionYear(int(y)))
+            wrong_year |= present & ~unknown & (years == y) & ~s.isin(valid)
+        if wrong_year.any():
+            rule = "sex-coding" if col.codes == "SEX" else "code-not-valid-for-year"
+            found.add(F.make(label, rows[wrong_year], col.dfe_name, s[wrong_year], rule, "kept"))
+        if col.codes == "SEX":
+            out[col.name] = s.map(spec.sex_internal()).astype("string")
+    if exclude.any():
+        out = out[~exclude]
+    out["_file"] = label
+    out["_row"] = rows[out.index].astype("int64")
+    return out.reset_index(drop=True)

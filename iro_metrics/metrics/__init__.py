@@ -1,0 +1,61 @@
+"""Every indicator and table of the appendix. Importing this package registers them all."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from iro_metrics.metrics import escalations, iro_service, participation, population, quality, reviews, stability  # noqa: F401
+from iro_metrics.metrics.registry import REGISTRY, SECTIONS, Indicator, Metric
+from iro_metrics.model import Model
+
+__all__ = ["REGISTRY", "SECTIONS", "Indicator", "Metric", "compute_all", "ordered", "to_json"]
+
+
+def ordered() -> list[Metric]:
+    """Registered metrics in report order: by section, then as defined."""
+    sections = list(SECTIONS)
+    return sorted(REGISTRY.values(), key=lambda x: sections.index(x.section))
+
+
+def _supplied(m: Model, metric: Metric) -> bool:
+    return all(m.data.has(t) for t in metric.needs)
+
+
+def compute_all(m: Model) -> tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]]:
+    """Every registered indicator and table; a metric whose input is not supplied gives value None
+    (indicators) or None (tables)."""
+    indicators: dict[str, Indicator] = {}
+    tables: dict[str, pd.DataFrame | None] = {}
+    for metric in ordered():
+        mid = metric.id
+        supplied = _supplied(m, metric)
+        if metric.is_table:
+            tables[mid] = metric.func(m) if supplied else None
+        else:
+            indicators[mid] = metric.func(m) if supplied else Indicator(None)
+    return indicators, tables
+
+
+def _table_records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    if df is None:
+        return None
+    return json.loads(df.to_json(orient="records"))
+
+
+def to_json(m: Model, council: str | None = None) -> dict[str, Any]:
+    """The management-information document (unsuppressed) of ``iro-report metrics``.
+
+    Findings carry no child identifier: identifier values are never stored in findings.
+    """
+    indicators, tables = compute_all(m)
+    f = m.data.findings
+    return {
+        "council": council or m.data.la,
+        "year": m.year.label,
+        "indicators": {k: v.as_dict() for k, v in indicators.items()},
+        "tables": {k: _table_records(v) for k, v in tables.items()},
+        "findings": json.loads(f.frame().to_json(orient="records")),
+    }
