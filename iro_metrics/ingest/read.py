@@ -194,7 +194,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
         else:
             years = pd.Series(year.start_year, index=s.index)
         wrong_year = pd.Series(False, index=s.index)
-        for y in sorted(years[present & ~unknown].unique()):
+        for y in [] if col.any_year else sorted(years[present & ~unknown].unique()):
             valid = spec.valid_codes(col.codes, CollectionYear(int(y)))
             wrong_year |= present & ~unknown & (years == y) & ~s.isin(valid)
         if wrong_year.any():

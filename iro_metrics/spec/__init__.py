@@ -26,6 +26,7 @@ class Column:
     codes: str | None = None
     year_from: str | None = None  # internal date column whose collection year picks the code list
     identifier: bool = False
+    any_year: bool = False  # a code valid in any year is accepted (not a 903 return)
     min: float | None = None
     max: float | None = None
 
