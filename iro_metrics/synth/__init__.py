@@ -109,8 +109,8 @@ def year_tables(s: Synthetic, year: CollectionYear) -> dict[str, pd.DataFrame]:
     rv["DOB"] = _fmt(kids["dob"].to_numpy()[rv["CHILD_IDX"].to_numpy()]).to_numpy()
     rv["REVIEW"] = _fmt(rv["REVIEW"]).to_numpy()
     u = h[h["uasc"]].copy()
-    eighteen = birthday(u["dob"].to_numpy(), 18)
-    u["DUC"] = _fmt(np.where(eighteen <= y1, eighteen, -1)).to_numpy()
+    # the DfE validator expects the date UASC status ceases to be the 18th birthday (rules 205A-D)
+    u["DUC"] = _fmt(birthday(u["dob"].to_numpy(), 18)).to_numpy()
     out = {"header": h, "episodes": e, "reviews": rv, "uasc": u}
     out.update(_iro_year(s, year, child))
     return out

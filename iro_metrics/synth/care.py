@@ -32,7 +32,8 @@ PROVIDERS = {
     "default": {"PR1": 60, "PR4": 35, "PR5": 5},
 }
 NO_URN = {"P1", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z1"}
-OFSTED_URN = {"K1", "K2", "H5", "K3"}
+OFSTED_URN = {"K1", "K2", "K3"}
+REGISTRATION_DAY = int(np.datetime64("2023-10-28", "D").astype(int))  # H5 providers registered (K3)
 REASON_PLACE_CHANGE = {"CARPL": 31, "PLACE": 24, "OTHER": 22, "CREQB": 8, "CREQO": 6, "CHILD": 3, "LAREQ": 2,
                        "STAND": 1, "CLOSE": 1, "ALLEG": 1, "APPRR": 1}
 CIN_MIX = {"N1": 65, "N2": 3, "N3": 3, "N4": 7, "N5": 13, "N6": 1, "N8": 8}
@@ -186,7 +187,8 @@ def plan_periods(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     ended = ~p["open"].to_numpy()
     uasc = p["uasc"].to_numpy()
     first_period = ~p["reentry_after"].to_numpy()
-    adoption = (first_period & ~uasc & (age_in < 4) & (dur > 1.2 * YEAR) & ended
+    comes_back = p["child"].isin(set(p.loc[p["reentry_after"], "child"])).to_numpy()
+    adoption = (first_period & ~comes_back & ~uasc & (age_in < 4) & (dur > 1.2 * YEAR) & ended
                 & ~p["at18"].to_numpy() & (rng.random(n) < 0.45))
     police = (~uasc & ~adoption & (dur > 5) & (rng.random(n) < cfg.police_protection_share))
     care_order = adoption | (~uasc & (rng.random(n) < np.where(age_in < 1, 0.7, 0.5)))
@@ -337,11 +339,45 @@ def build_episodes(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     final = pd.DataFrame({"pid": idx, "DECOM": ep_start, "DEC": np.where(ended, p["end"].to_numpy(), -1),
                           "RNE": rne, "LS": ls, "PLACE": place, "PLACE_PROVIDER": prov, "URN": urn, "PL_POST": post,
                           "REC": p["reason"].to_numpy(), "REASON_PLACE_CHANGE": None})
-    eps = pd.concat(rows + [final], ignore_index=True)
+    eps = _register_supported_accommodation(pd.concat(rows + [final], ignore_index=True), rng)
     sgo = eps["REC"] == "SGO"
     eps.loc[sgo, "REC"] = np.select([eps.loc[sgo, "PLACE"].isin(["U1", "U2", "U3"]),
                                      eps.loc[sgo, "PLACE"].isin(["U4", "U5", "U6"])], ["E45", "E46"], "E48")
     eps["CHILD_IDX"] = p["child"].to_numpy()[eps["pid"].to_numpy()]
     eps["HOME_POST"] = home[eps["pid"].to_numpy()]
     eps["CIN"] = p["cin"].to_numpy()[eps["pid"].to_numpy()]
-    return eps.sort_values(["CHILD_IDX", "DECOM"], kind="stable").reset_index(drop=True)
+    eps = eps.sort_values(["CHILD_IDX", "DECOM"], kind="stable").reset_index(drop=True)
+    return _legal_changes_keep_placement(eps)
+
+
+def _legal_changes_keep_placement(eps: pd.DataFrame) -> pd.DataFrame:
+    """A change of legal status only (RNE L) keeps every placement field of the episode before it."""
+    cols = ["PLACE", "PLACE_PROVIDER", "URN", "PL_POST"]
+    ls_only = (eps["RNE"] == "L").to_numpy()
+    while ls_only.any():
+        prev = eps[cols].shift()
+        differs = ls_only & (eps[cols].fillna("") != prev.fillna("")).any(axis=1).to_numpy()
+        if not differs.any():
+            break
+        eps.loc[differs, cols] = prev[differs].to_numpy()
+    return eps
+
+
+def _register_supported_accommodation(eps: pd.DataFrame, rng) -> pd.DataFrame:
+    """Unregulated semi-independent (H5) and independent living (P2) placements ended on 28 October
+    2023, when supported accommodation had to be registered (K3, DfE rule 217t): an open one becomes
+    a new K3 episode that day with the same carer (RNE T) and an Ofsted URN, and any later one is K3."""
+    place, decom, dec = eps["PLACE"].to_numpy(), eps["DECOM"].to_numpy(), eps["DEC"].to_numpy()
+    old = np.isin(place, ["H5", "P2"])
+    later = old & (decom >= REGISTRATION_DAY)
+    eps.loc[later, "PLACE"] = "K3"
+    eps.loc[later, "URN"] = draw_urns(rng, eps.loc[later, "PLACE"].to_numpy())
+    spans = old & (decom < REGISTRATION_DAY) & ((dec < 0) | (dec > REGISTRATION_DAY))
+    if not spans.any():
+        return eps
+    after = eps[spans].copy()
+    after["DECOM"] = REGISTRATION_DAY
+    after["RNE"], after["PLACE"] = "T", "K3"
+    after["URN"] = draw_urns(rng, after["PLACE"].to_numpy())
+    eps.loc[spans, ["DEC", "REC", "REASON_PLACE_CHANGE"]] = [REGISTRATION_DAY, "X1", "PLACE"]
+    return pd.concat([eps, after], ignore_index=True)
