@@ -44,11 +44,19 @@ class CouncilData:
         """A table's combined rows; an empty frame with the right columns when not supplied."""
         if table in self.tables:
             return self.tables[table]
-        cols = [c.name for c in spec.tables()[table].columns]
-        return pd.DataFrame(columns=cols)
+        return empty_table(table)
 
     def has(self, table: str) -> bool:
         return table in self.tables and len(self.tables[table]) > 0
+
+
+_EMPTY_DTYPES = {"date": "datetime64[s]", "int": "Int64", "flag": "Int64", "float": "Float64"}
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """A table with no rows but the right columns and types (for inputs not supplied)."""
+    cols = spec.tables()[table].columns
+    return pd.DataFrame({c.name: pd.Series(dtype=_EMPTY_DTYPES.get(c.type, "string")) for c in cols})
 
 
 def _sha256(path: Path) -> str:

@@ -78,7 +78,8 @@ def iro_allocated_within_5wd_pct(m: Model) -> Indicator:
     An allocation made before the period started, and still open when it started, counts as within."""
     s = starts_in_year(m)
     a = m.data["iro_allocations"].merge(s[["child_id", "start", "end"]], on="child_id")
-    a = a[open_during(a, a["start"], a["end"].fillna(pd.Timestamp.max))]
+    during = (a["end"].isna() | (a["start_date"] <= a["end"])) & (a["end_date"].isna() | (a["end_date"] > a["start"]))
+    a = a[during]
     first = a.sort_values("start_date", kind="stable").drop_duplicates("child_id", keep="first")
     deadline = add_working_days(first["start"], 5)
     return percent(int((first["start_date"] <= deadline).sum()), len(s))

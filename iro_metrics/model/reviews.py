@@ -59,9 +59,9 @@ def review_clock(reviews: pd.DataFrame, periods: pd.DataFrame, episodes: pd.Data
     adopt = adopt.sort_values("placed", kind="stable")
     by_review = pd.merge_asof(adopt, r[["period_id", "review_date", "seq"]].sort_values("review_date"),
                               left_on="placed", right_on="review_date", by="period_id", direction="forward")
-    claimed = by_review.dropna(subset=["review_date"]).groupby(["period_id", "seq"])["placed"].min()
-    r["placed"] = pd.MultiIndex.from_frame(r[["period_id", "seq"]]).map(claimed)
-    r["placed"] = pd.to_datetime(r["placed"])
+    claimed = by_review.dropna(subset=["review_date"]).groupby(["period_id", "seq"], as_index=False)["placed"].min()
+    claimed["seq"] = claimed["seq"].astype("int64")
+    r = r.merge(claimed, on=["period_id", "seq"], how="left")
     r["after_adoption"] = r["placed"].notna()
 
     prev_date = r.groupby("period_id")["review_date"].shift()
