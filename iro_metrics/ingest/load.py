@@ -63,7 +63,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read_folder(folder: Path, label_prefix: str, problems: list[Problem]) -> list[RawTable]:
+def _read_folder(folder: Path, label_prefix: str, problems: list[Problem], unreadable: set[str]) -> list[RawTable]:
+    """Every CSV in ``folder``; a file that cannot be read adds its problems (and is not also
+    reported as missing)."""
     raws: list[RawTable] = []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() != ".csv" or not path.is_file():
@@ -73,6 +75,7 @@ def _read_folder(folder: Path, label_prefix: str, problems: list[Problem]) -> li
             raws.append(read_raw(path, label))
         except FatalDataError as e:
             problems.extend(e.problems)
+            unreadable.add(label.lower())
     return raws
 
 
@@ -93,7 +96,7 @@ def _liia_years(raw: RawTable) -> pd.Series:
     return y, start_convention
 
 
-def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[Problem]
+def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[Problem], unreadable: set[str]
               ) -> tuple[dict[int, list[RawTable]], list[str], str | None]:
     """Raw tables per collection start year, up to ``year``."""
     notes: list[str] = []
@@ -103,11 +106,11 @@ def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[P
         for d in year_dirs:
             cy = CollectionYear.parse(d.name)
             if cy <= year:
-                out[cy.start_year] = _read_folder(d, f"{d.name}/", problems)
+                out[cy.start_year] = _read_folder(d, f"{d.name}/", problems, unreadable)
         if year.start_year not in out:
             raise UsageError(f"{data}: no folder {year.label}/ (found: {', '.join(p.name for p in year_dirs)})")
         return out, notes, None
-    raws = _read_folder(data, "", problems)
+    raws = _read_folder(data, "", problems, unreadable)
     flat = [r for r in raws if r.liia]
     if not flat:
         raise UsageError(f"{data}: expected one folder per collection year named like {year.label}/, "
@@ -154,13 +157,15 @@ def load_council(data: str | Path, year: str | CollectionYear, la: str | None = 
     if not data.is_dir():
         raise UsageError(f"{data}: no such folder")
     problems: list[Problem] = []
-    per_year, notes, la = _discover(data, year, la, problems)
+    unreadable: set[str] = set()
+    per_year, notes, la = _discover(data, year, la, problems, unreadable)
     for sy, raws in per_year.items():
         present = {r.table.key for r in raws}
         prefix = f"{CollectionYear(sy).label}/" if not la else ""
         for t in spec.tables().values():
-            if t.required_file and t.key not in present and not la:
-                problems.append(Problem(f"{prefix}{t.file}", f"required file missing for {CollectionYear(sy).label}"))
+            label = f"{prefix}{t.file}"
+            if t.required_file and t.key not in present and not la and label.lower() not in unreadable:
+                problems.append(Problem(label, f"required file missing for {CollectionYear(sy).label}"))
         seen: dict[str, str] = {}
         for r in raws:
             if r.table.key in seen and not r.liia:
@@ -183,6 +188,11 @@ def load_council(data: str | Path, year: str | CollectionYear, la: str | None = 
         typed: dict[str, pd.DataFrame] = {}
         for r in raws:
             files.setdefault(r.label, _sha256(r.path))
+            if r.table.first_year and cy < r.table.first_year:
+                found.add(F.make(r.label, pd.Series([1]), None, None, "table-not-in-year", "ignored",
+                                 f"the {r.table.key} table starts in {r.table.first_year.label}; "
+                                 f"{len(r.frame)} rows ignored for {cy.label}"))
+                continue
             df = type_table(r, cy, found)
             df["_year"] = sy
             typed[r.table.key] = df

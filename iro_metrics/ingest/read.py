@@ -23,6 +23,11 @@ LIIA_COLUMNS = ("LA", "YEAR")
 PROVENANCE = ("_file", "_row")
 
 _DMY = r"\d{1,2}/\d{1,2}/\d{4}"
+#: formats checked for text columns (the DfE validator's rule 168 for UPNs; the Royal Mail pattern)
+_FORMATS = {
+    "upn": (r"(?![IOS])[A-Z]\d{11}[0-9A-Z]|UN[1-5]", "upn-format"),
+    "postcode": (r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}", "postcode-format"),
+}
 _ISO = r"\d{4}-\d{2}-\d{2}"
 _EXCEL_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx)", b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)"}
 
@@ -64,7 +69,9 @@ def identify(header: list[str], path: Path) -> tuple[spec.Table | None, bool]:
     by_name = {t.file.lower(): t for t in spec.tables().values()}
     table = by_name.get(path.name.lower())
     if table is None:
-        table = next((t for t in spec.tables().values() if set(t.dfe_columns) == core), None)
+        # every DfE column present; extra columns are reported as findings. The widest match wins.
+        fits = [t for t in spec.tables().values() if set(t.dfe_columns) <= core]
+        table = max(fits, key=lambda t: len(t.dfe_columns), default=None)
     return table, liia
 
 
@@ -72,22 +79,19 @@ def read_raw(path: Path, label: str) -> RawTable:
     text = _decode(path, label)
     first = next(csv.reader(io.StringIO(text)), [])
     header = [h.strip() for h in first]
+    if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+        sep = next(d for d in ";\t|" if d in header[0])
+        raise FatalDataError([Problem(label, f"the columns are separated by {sep!r}, not commas; "
+                                             "save the file as comma-separated CSV", row=1)])
     table, liia = identify(header, path)
     if table is None:
-        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-            sep = next(d for d in ";\t|" if d in header[0])
-            raise FatalDataError([Problem(label, f"the columns are separated by {sep!r}, not commas; "
-                                                 "save the file as comma-separated CSV", row=1)])
         known = ", ".join(sorted(t.file for t in spec.tables().values()))
         raise FatalDataError([Problem(label, "the header matches no known table (name the file as one "
                                              f"of: {known}, with its DfE column names)", row=1)])
     missing = [c for c in table.dfe_columns if c not in header]
     if missing:
-        hint = ""
-        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-            hint = "; the columns seem to be separated by something other than commas"
         raise FatalDataError([Problem(label, f"required column missing (expected the DfE columns "
-                                             f"{','.join(table.dfe_columns)}){hint}", column=c, row=1)
+                                             f"{','.join(table.dfe_columns)})", column=c, row=1)
                               for c in missing])
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
                         header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
@@ -177,6 +181,11 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                                      f"expected a number from {lo} to {hi}"))
             out[col.name] = num.astype("Float64") if col.type == "float" else num.astype("Int64")
         else:
+            if col.type in _FORMATS:
+                pattern, rule = _FORMATS[col.type]
+                bad = ~blank & ~s.str.upper().str.fullmatch(pattern)
+                if bad.any():
+                    found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
             out[col.name] = s.where(~blank, None).astype("string")
     # code checks once all columns are typed (year_from may name a date column)
     for col in t.columns:

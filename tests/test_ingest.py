@@ -1,0 +1,271 @@
+"""Reading a council's data: broken inputs give exact, clear outcomes; nothing is dropped silently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from iro_metrics.cli import main
+from iro_metrics.errors import FatalDataError, UsageError
+from iro_metrics.ingest.load import load_council
+
+
+@pytest.fixture
+def good(council) -> Path:
+    council.child("A", "2012-01-15").child("B", "2015-03-01", sex="F")
+    council.stay("A", ("2024-05-01", "S", "U4"))
+    council.stay("B", ("2024-06-01", "S", "U6"))
+    council.review("A", "2024-05-20").review("B", "2024-06-25")
+    return council.write("2024-25", "2024-25")
+
+
+def year_dir(root: Path) -> Path:
+    return root / "2024-25"
+
+
+def fatal(root: Path) -> list[str]:
+    with pytest.raises(FatalDataError) as e:
+        load_council(root, "2024-25")
+    return [str(p) for p in e.value.problems]
+
+
+def findings(root: Path):
+    return load_council(root, "2024-25").findings.frame()
+
+
+def test_good_data_has_no_findings(good):
+    data = load_council(good, "2024-25")
+    assert len(data.findings) == 0
+    assert len(data["episodes"]) == 2 and len(data["reviews"]) == 2
+
+
+def test_missing_column(good):
+    p = year_dir(good) / "reviews.csv"
+    text = p.read_text().replace(",REVIEW_CODE", "").replace(",PN1", "")
+    p.write_text(text)
+    assert fatal(good) == ["2024-25/reviews.csv, row 1, column REVIEW_CODE: required column missing (expected the "
+                           "DfE columns CHILD,DOB,REVIEW,REVIEW_CODE)"]
+
+
+def test_wrong_delimiter(good):
+    p = year_dir(good) / "episodes.csv"
+    p.write_text(p.read_text().replace(",", ";"))
+    assert fatal(good) == ["2024-25/episodes.csv, row 1: the columns are separated by ';', not commas; save the "
+                           "file as comma-separated CSV"]
+
+
+def test_semicolons_in_an_unnamed_file(good):
+    (year_dir(good) / "extract.csv").write_text("CHILD;DECOM;RNE\n1;01/04/2024;S\n")
+    assert fatal(good) == ["2024-25/extract.csv, row 1: the columns are separated by ';', not commas; save the "
+                           "file as comma-separated CSV"]
+
+
+def test_excel_file_renamed_csv(good):
+    (year_dir(good) / "header.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 100)
+    assert fatal(good) == ["2024-25/header.csv: this is an Excel workbook (.xlsx) renamed .csv, not a CSV file; "
+                           "open it in Excel and save as 'CSV UTF-8'"]
+
+
+def test_empty_file(good):
+    (year_dir(good) / "episodes.csv").write_text("")
+    assert fatal(good) == ["2024-25/episodes.csv: the file is empty (expected a CSV header row and data rows)"]
+
+
+def test_header_only(good):
+    (year_dir(good) / "episodes.csv").write_text("CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,"
+                                                 "REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n")
+    assert fatal(good) == ["2024-25/episodes.csv: the file has a header but no data rows"]
+
+
+def test_missing_required_file(good):
+    (year_dir(good) / "header.csv").unlink()
+    assert fatal(good) == ["2024-25/header.csv: required file missing for 2024-25"]
+
+
+def test_every_problem_is_listed_at_once(good):
+    (year_dir(good) / "header.csv").unlink()
+    (year_dir(good) / "episodes.csv").write_text("")
+    assert len(fatal(good)) == 2
+
+
+def test_non_utf8_bytes(good):
+    p = year_dir(good) / "header.csv"
+    lines = p.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"WBRI", b"W\xe9RI")
+    p.write_bytes(b"\n".join(lines))
+    assert fatal(good) == ["2024-25/header.csv, row 3: byte 0xe9 is not UTF-8 text; save the file as 'CSV UTF-8'"]
+
+
+def test_unknown_table(good):
+    (year_dir(good) / "notes.csv").write_text("WHAT,EVER\n1,2\n")
+    [problem] = fatal(good)
+    assert problem.startswith("2024-25/notes.csv, row 1: the header matches no known table")
+
+
+def replace_cell(path: Path, old: str, new: str, count: int = 1) -> None:
+    path.write_text(path.read_text().replace(old, new, count))
+
+
+def test_impossible_date_is_excluded_with_a_finding(good):
+    replace_cell(year_dir(good) / "reviews.csv", "20/05/2024", "31/02/2024")
+    f = findings(good)
+    assert f[["file", "row", "column", "value", "rule", "action"]].to_dict("records") == [
+        {"file": "2024-25/reviews.csv", "row": 2, "column": "REVIEW", "value": "31/02/2024",
+         "rule": "date-invalid", "action": "excluded"}]
+    assert len(load_council(good, "2024-25")["reviews"]) == 1
+
+
+def test_two_digit_year(good):
+    replace_cell(year_dir(good) / "reviews.csv", "25/06/2024", "25/06/24")
+    [row] = findings(good).to_dict("records")
+    assert (row["row"], row["rule"], row["action"]) == (3, "date-format", "excluded")
+    assert row["message"] == "expected a date written dd/mm/yyyy with a 4-digit year"
+
+
+def test_trailing_spaces_in_codes_are_trimmed_and_reported(good):
+    replace_cell(year_dir(good) / "reviews.csv", "PN1", "PN1 ")
+    data = load_council(good, "2024-25")
+    [row] = data.findings.frame().to_dict("records")
+    assert (row["row"], row["column"], row["value"], row["rule"], row["action"]) == (
+        2, "REVIEW_CODE", "PN1 ", "whitespace", "trimmed")
+    assert set(data["reviews"]["participation"]) == {"PN1"}
+
+
+def test_byte_order_mark_is_accepted(good):
+    p = year_dir(good) / "header.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    data = load_council(good, "2024-25")
+    assert len(data.findings) == 0 and len(data["header"]) == 2
+
+
+def test_blank_required_value_excludes_the_row(good):
+    replace_cell(year_dir(good) / "episodes.csv", ",U6,", ",,")
+    data = load_council(good, "2024-25")
+    blank, outside = data.findings.frame().to_dict("records")
+    assert (blank["row"], blank["column"], blank["rule"], blank["action"]) == (3, "PLACE", "required-blank", "excluded")
+    assert len(data["episodes"]) == 1
+    # with its only episode excluded, B's review is outside any period of care: said, not hidden
+    assert (outside["file"], outside["row"], outside["rule"]) == ("2024-25/reviews.csv", 3, "review-outside-care")
+
+
+def test_unknown_code_is_kept_and_reported(good):
+    replace_cell(year_dir(good) / "episodes.csv", ",U6,", ",U9,")
+    data = load_council(good, "2024-25")
+    [row] = data.findings.frame().to_dict("records")
+    assert (row["rule"], row["value"], row["action"]) == ("unknown-code", "U9", "kept")
+    assert len(data["episodes"]) == 2
+
+
+def test_code_valid_only_in_other_years(good):
+    replace_cell(year_dir(good) / "episodes.csv", ",U6,", ",Z11,")  # from 2025-26
+    [row] = findings(good).to_dict("records")
+    assert row["rule"] == "code-not-valid-for-year"
+
+
+def test_sex_coded_for_another_year_is_mapped_and_reported(good):
+    replace_cell(year_dir(good) / "header.csv", "A,M,", "A,1,")
+    data = load_council(good, "2024-25")
+    [row] = data.findings.frame().to_dict("records")
+    assert (row["rule"], row["value"]) == ("sex-coding", "1")
+    assert data["header"].set_index("child_id").loc["A", "sex"] == "M"
+
+
+def test_duplicate_row(good):
+    p = year_dir(good) / "reviews.csv"
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines + [lines[1]]) + "\n")
+    [row] = findings(good).to_dict("records")
+    assert (row["row"], row["rule"], row["action"]) == (4, "duplicate-row", "excluded")
+
+
+def test_identifiers_never_appear_in_findings(good):
+    replace_cell(year_dir(good) / "header.csv", "A123456789012", "12345")
+    replace_cell(year_dir(good) / "episodes.csv", "ZZ1 1AA", "BADPOST")
+    f = findings(good)
+    assert set(f["rule"]) == {"upn-format", "postcode-format"}
+    assert set(f["value"]) == {""}
+
+
+def test_multi_year_combination_latest_return_wins(council):
+    council.child("A", "2012-01-15")
+    council.stay("A", ("2023-05-01", "S", "U4"), end="2024-06-01", rec="E4A")
+    council.write("2023-24", "2024-25")
+    data = load_council(council.root, "2024-25")
+    ep = data["episodes"]
+    assert len(ep) == 1  # restated in both returns, one episode
+    assert ep["end_date"].iloc[0].strftime("%d/%m/%Y") == "01/06/2024"
+    assert ep["_file"].iloc[0] == "2024-25/episodes.csv"
+
+
+def test_later_years_are_not_read(council):
+    council.child("A", "2012-01-15").stay("A", ("2023-05-01", "S", "U4"))
+    council.write("2023-24", "2024-25")
+    assert load_council(council.root, "2023-24")["episodes"]["_year"].max() == 2023
+
+
+def write_liia(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "episodes.csv").write_text(
+        "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN,LA,YEAR\n"
+        "1,2024-05-01,S,C2,N1,U4,PR1,,,,,,,Northtown,2025\n"
+        "1,2024-05-01,S,C2,N1,U4,PR1,,,,,,,Southville,2025\n"
+        "2,2023-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2024\n"
+        "2,2023-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2025\n")
+    (root / "header.csv").write_text(
+        "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,LA,YEAR\n"
+        "1,M,2012-01-01,WBRI,UN2,,,Northtown,2025\n"
+        "1,F,2014-01-01,WBRI,UN2,0,,Southville,2025\n"
+        "2,1,2010-01-01,WBRI,UN2,,,Southville,2024\n"
+        "2,M,2010-01-01,WBRI,UN2,,,Southville,2025\n")
+    return root
+
+
+def test_liia_flat_files(tmp_path):
+    root = write_liia(tmp_path / "liia")
+    with pytest.raises(UsageError, match="hold 2 councils; choose one with --la"):
+        load_council(root, "2024-25")
+    data = load_council(root, "2024-25", la="Southville")
+    assert len(data["episodes"]) == 2 and len(data["header"]) == 2
+    assert data["header"].set_index("child_id").loc["1", "sex"] == "F"
+    assert data.earliest_year.label == "2023-24"
+    assert any("end of the collection year" in n for n in data.notes)
+    north = load_council(root, "2024-25", la="Northtown")
+    assert north["header"].set_index("child_id").loc["1", "sex"] == "M"
+
+
+def test_cli_validate_exit_codes(good, capsys, tmp_path):
+    assert main(["validate", "--data", str(good), "--year", "2024-25"]) == 0
+    assert "No findings" in capsys.readouterr().out
+    assert main(["validate", "--data", str(good), "--year", "2024-25", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] == [] and doc["year"] == "2024-25"
+    (year_dir(good) / "episodes.csv").write_text("")
+    assert main(["validate", "--data", str(good), "--year", "2024-25"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the data cannot be used (1 problem):")
+    assert "Traceback" not in err
+    assert main(["validate", "--data", str(tmp_path / "nowhere"), "--year", "2024-25"]) == 1
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["validate", "--data", str(good), "--year", "2024"]) == 1
+    assert "expected YYYY-YY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["metrics"], ["synth"]])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--help"])
+    assert e.value.code == 0
+    assert "usage: iro-report" in capsys.readouterr().out
+
+
+def test_python_dash_m(good):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "iro_metrics", "validate", "--data", str(good), "--year", "2024-25"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "No findings" in r.stdout
+    shutil.rmtree(good)
