@@ -197,7 +197,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
         unknown = present & ~s.isin(known)
         if unknown.any():
             found.add(F.make(label, rows[unknown], col.dfe_name, s[unknown], "unknown-code", "kept",
-                             f"{F.RULES['unknown-code']} {col.codes}"))
+                             f"not a {col.dfe_name} code in any year's code list"))
         if col.year_from:
             years = year_of(out[col.year_from]).fillna(year.start_year)
         else:
