@@ -238,7 +238,8 @@ def _events(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     age = (start - p["dob"].to_numpy()) / YEAR
     years_in = dur / YEAR
     limit = np.where(adopt, start + (0.4 * dur).astype(int), end)
-    rate = np.where(age < 10, cfg.move_rate_young, cfg.move_rate_teen)
+    # instability is concentrated: a few children move often, most rarely (gamma-mixed Poisson)
+    rate = np.where(age < 10, cfg.move_rate_young, cfg.move_rate_teen) * rng.gamma(0.35, 1 / 0.35, len(p))
     n_moves = rng.poisson(rate * years_in)
     m_pid = np.repeat(pid, n_moves)
     lo = np.where(police, police_end + 3, start + 3)[m_pid]

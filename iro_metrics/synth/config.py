@@ -25,8 +25,8 @@ class SynthConfig:
     uasc_share: float = 0.08  # of children looked after at 31 March
     reentry_share: float = 0.06  # of children who return home, who come back into care
     police_protection_share: float = 0.04  # periods starting under police protection (L1)
-    move_rate_young: float = 0.35  # placement moves per year in care, children under 10
-    move_rate_teen: float = 0.65  # ... aged 10 and over
+    move_rate_young: float = 0.3  # placement moves per year in care, children under 10
+    move_rate_teen: float = 0.6  # ... aged 10 and over
     temporary_rate: float = 0.08  # temporary (T4) placements per year in care
     iro_caseload: float = 60.0  # children per full-time IRO
     escalations_per_100: float = 25.0  # escalations raised a year per 100 children looked after
@@ -34,4 +34,4 @@ class SynthConfig:
     # age at entry: band edges in years and shares (England starts, roughly)
     entry_age_bands: tuple = ((0, 1, 0.20), (1, 5, 0.14), (5, 10, 0.16), (10, 16, 0.36), (16, 18, 0.14))
     # mean stay in years by the same bands (before the 18th birthday ends it)
-    mean_stay_years: tuple = (2.6, 2.6, 3.2, 2.6, 1.2)
+    mean_stay_years: tuple = (3.0, 3.4, 4.0, 3.0, 1.3)
