@@ -269,3 +269,13 @@ def test_python_dash_m(good):
                        capture_output=True, text=True)
     assert r.returncode == 0 and "No findings" in r.stdout
     shutil.rmtree(good)
+
+
+def test_blank_lines_keep_row_numbers_right(good):
+    p = year_dir(good) / "reviews.csv"
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join([lines[0], lines[1], "", ",,,", lines[2].replace("PN1", "PNX")]) + "\n")
+    data = load_council(good, "2024-25")
+    [row] = data.findings.frame().to_dict("records")
+    assert (row["row"], row["rule"]) == (5, "unknown-code")  # the header is row 1; two blank rows skipped
+    assert len(data["reviews"]) == 2

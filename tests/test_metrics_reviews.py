@@ -37,9 +37,8 @@ from iro_metrics.metrics.reviews import (children_all_reviews_on_time_pct, revie
                                          reviews_overdue_at_31_march, reviews_timeliness_unknown)
 
 
-@pytest.fixture
-def scenario(council):
-    c = council
+def build_scenario(c):
+    """Children A-G of the module docstring."""
     for cid in "ABCDEFG":
         c.child(cid, "2012-01-15")
     c.stay("A", ("2024-03-22", "S", "U4"))
@@ -60,6 +59,11 @@ def scenario(council):
         c.review("F", r)
     c.stay("G", ("2024-01-01", "S", "U4", "V3"))
     return c
+
+
+@pytest.fixture
+def scenario(council):
+    return build_scenario(council)
 
 
 def due_dates(model, child):

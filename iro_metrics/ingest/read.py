@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from iro_metrics import spec
@@ -29,6 +31,8 @@ _FORMATS = {
     "postcode": (r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}", "postcode-format"),
 }
 _ISO = r"\d{4}-\d{2}-\d{2}"
+_BLANK_LINE = re.compile(r"^[, \t\r]*$", re.MULTILINE)  # an empty line, or one with only commas
+_PADDING = re.compile(r"(^|,)[ \t]|[ \t](,|\r?$)", re.MULTILINE)  # a cell starting or ending with a space
 _EXCEL_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx)", b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)"}
 
 
@@ -41,6 +45,7 @@ class RawTable:
     label: str  # how findings name the file, e.g. "2024-25/episodes.csv"
     frame: pd.DataFrame  # DfE columns as strings, plus _row
     liia: bool
+    padded: bool = True  # some cell may have leading or trailing spaces
 
 
 def _decode(path: Path, label: str) -> str:
@@ -59,6 +64,10 @@ def _decode(path: Path, label: str) -> str:
         row = data[: e.start].count(b"\n") + 1
         raise FatalDataError([Problem(label, f"byte 0x{data[e.start]:02x} is not UTF-8 text; save the file "
                                              "as 'CSV UTF-8'", row=row)]) from None
+
+
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
 
 
 def identify(header: list[str], path: Path) -> tuple[spec.Table | None, bool]:
@@ -96,12 +105,14 @@ def read_raw(path: Path, label: str) -> RawTable:
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
                         header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
     frame["_row"] = pd.RangeIndex(2, len(frame) + 2)
-    data_cols = [c for c in frame.columns if c != "_row"]
-    blank = (frame[data_cols] == "").all(axis=1)
-    frame = frame[~blank].reset_index(drop=True)
+    if _BLANK_LINE.search(text.rstrip("\r\n"), len(first_line(text))):  # rare: only then look for empty rows
+        data_cols = [c for c in frame.columns if c != "_row"]
+        blank = (frame[data_cols] == "").all(axis=1)
+        frame = frame[~blank].reset_index(drop=True)
     if frame.empty and table.required_file:
         raise FatalDataError([Problem(label, "the file has a header but no data rows")])
-    return RawTable(table=table, path=path, label=label, frame=frame, liia=liia)
+    padded = _PADDING.search(text) is not None
+    return RawTable(table=table, path=path, label=label, frame=frame, liia=liia, padded=padded)
 
 
 def _dates(s: pd.Series, iso: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -134,42 +145,64 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
     for c in extra:
         found.add(F.make(label, pd.Series([1]), c, None, "unexpected-column", "ignored"))
     out = pd.DataFrame(index=df.index)
+    distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
     for col in t.columns:
-        raw_s = df[col.dfe_name]
-        s = raw_s.str.strip()
-        show = None if spec.is_identifier(col) else raw_s
-        trimmed = s != raw_s
+        # every check runs once per distinct value (codes and dates repeat a lot), then maps back
+        column = df[col.dfe_name].to_numpy(dtype=object)
+        if col.type == "id" and not raw.padded:  # identifiers: nothing to check but blanks
+            blank = pd.Series(column == "", index=df.index)
+            if col.required and blank.any():
+                found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
+                exclude |= blank
+            out[col.name] = pd.Series(column, index=df.index).where(~blank, None).astype("string")
+            continue
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        u_raw = pd.Series(uniques, dtype=object)
+        u = u_raw.str.strip() if raw.padded else u_raw
+        distinct[col.name] = (codes, u)
+
+        def rows_where(u_mask, codes=codes) -> pd.Series:
+            return pd.Series(np.asarray(u_mask, dtype=bool)[codes], index=df.index)
+
+        def values(u_values, codes=codes) -> pd.Series:
+            return pd.Series(np.asarray(u_values, dtype=object)[codes], index=df.index)
+
+        show = None if spec.is_identifier(col) else values(u_raw)
+        trimmed = rows_where(u != u_raw)
         if trimmed.any():
             found.add(F.make(label, rows[trimmed], col.dfe_name, None if show is None else show[trimmed],
                              "whitespace", "trimmed"))
-        blank = s == ""
+        u_blank = u == ""
+        blank = rows_where(u_blank)
         if col.required and blank.any():
             found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
             exclude |= blank
         if col.type == "date":
-            parsed, bad_format, invalid = _dates(s, iso_ok)
-            for mask, rule, msg in ((bad_format, "date-format",
-                                     "expected a date written dd/mm/yyyy with a 4-digit year"),
-                                    (invalid, "date-invalid", None)):
+            parsed_u, bad_format_u, invalid_u = _dates(u, iso_ok)
+            for mask_u, rule, msg in ((bad_format_u, "date-format",
+                                       "expected a date written dd/mm/yyyy with a 4-digit year"),
+                                      (invalid_u, "date-invalid", None)):
+                mask = rows_where(mask_u)
                 if mask.any():
                     found.add(F.make(label, rows[mask], col.dfe_name, None if show is None else show[mask],
                                      rule, "excluded", msg))
                     exclude |= mask
-            out[col.name] = parsed
+            out[col.name] = pd.Series(parsed_u.to_numpy()[codes], index=df.index)
         elif col.type in ("int", "float", "flag"):
-            num = pd.to_numeric(s.where(~blank), errors="coerce")
-            bad = ~blank & num.isna()
+            num_u = pd.to_numeric(u.where(~u_blank), errors="coerce")
+            bad_u = ~u_blank & num_u.isna()
             if col.type == "flag":
-                bad |= ~blank & ~num.isin([0, 1])
-                num = num.where(~bad)
+                bad_u |= ~u_blank & ~num_u.isin([0, 1])
             elif col.type == "int":
-                bad |= ~blank & num.notna() & (num % 1 != 0)
-                num = num.where(~bad)
+                bad_u |= ~u_blank & num_u.notna() & (num_u % 1 != 0)
+            num_u = num_u.where(~bad_u)
+            num = pd.Series(num_u.to_numpy()[codes], index=df.index)
+            bad = rows_where(bad_u)
             if bad.any():
                 action = "excluded" if col.required else "kept"
                 msg = "expected 0 or 1" if col.type == "flag" else None
-                found.add(F.make(label, rows[bad], col.dfe_name, s[bad], "not-a-number" if col.type != "flag"
-                                 else "unknown-code", action, msg))
+                found.add(F.make(label, rows[bad], col.dfe_name, values(u)[bad], "not-a-number"
+                                 if col.type != "flag" else "unknown-code", action, msg))
                 if col.required:
                     exclude |= bad
             lo, hi = col.min, col.max
@@ -177,24 +210,25 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                 oor = num.notna() & ((num < (lo if lo is not None else -float("inf")))
                                      | (num > (hi if hi is not None else float("inf"))))
                 if oor.any():
-                    found.add(F.make(label, rows[oor], col.dfe_name, s[oor], "out-of-range", "kept",
+                    found.add(F.make(label, rows[oor], col.dfe_name, values(u)[oor], "out-of-range", "kept",
                                      f"expected a number from {lo} to {hi}"))
             out[col.name] = num.astype("Float64") if col.type == "float" else num.astype("Int64")
         else:
             if col.type in _FORMATS:
                 pattern, rule = _FORMATS[col.type]
-                bad = ~blank & ~s.str.upper().str.fullmatch(pattern)
+                bad = rows_where(~u_blank & ~u.str.upper().str.fullmatch(pattern).astype(bool))
                 if bad.any():
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
-            out[col.name] = s.where(~blank, None).astype("string")
+            out[col.name] = values(u.where(~u_blank, None)).astype("string")
     # code checks once all columns are typed (year_from may name a date column)
     for col in t.columns:
         if col.type != "code":
             continue
+        codes, u = distinct[col.name]
         s = out[col.name]
         present = s.notna()
-        known = spec.all_codes(col.codes)
-        unknown = present & ~s.isin(known)
+        known_u = u.isin(spec.all_codes(col.codes)).to_numpy()
+        unknown = present & ~pd.Series(known_u[codes], index=df.index)
         if unknown.any():
             found.add(F.make(label, rows[unknown], col.dfe_name, s[unknown], "unknown-code", "kept",
                              f"not a {col.dfe_name} code in any year's code list"))
@@ -204,8 +238,8 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             years = pd.Series(year.start_year, index=s.index)
         wrong_year = pd.Series(False, index=s.index)
         for y in [] if col.any_year else sorted(years[present & ~unknown].unique()):
-            valid = spec.valid_codes(col.codes, CollectionYear(int(y)))
-            wrong_year |= present & ~unknown & (years == y) & ~s.isin(valid)
+            valid_u = u.isin(spec.valid_codes(col.codes, CollectionYear(int(y)))).to_numpy()
+            wrong_year |= present & ~unknown & (years == y) & ~pd.Series(valid_u[codes], index=df.index)
         if wrong_year.any():
             rule = "sex-coding" if col.codes == "SEX" else "code-not-valid-for-year"
             found.add(F.make(label, rows[wrong_year], col.dfe_name, s[wrong_year], rule, "kept"))
