@@ -34,7 +34,7 @@ test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench.py
 
 # Regenerate constraints.txt from a fresh environment (on purpose only, then commit it).
 lock:

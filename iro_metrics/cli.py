@@ -51,6 +51,13 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _definitions(args: argparse.Namespace) -> int:
+    from iro_metrics.definitions import definitions_markdown
+
+    print(definitions_markdown(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="iro-report", description="Reproducible statistical appendix for the "
                                 "IRO annual report, from the SSDA903 return and IRO service records.")
@@ -94,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--councils", type=int, default=1, metavar="K",
                    help="write K councils into DIR/<council-slug>/ (default 1: straight into DIR)")
     s.set_defaults(func=_synth)
+
+    d = sub.add_parser("definitions", help="print the Definitions annex (Markdown)",
+                       description="Print every indicator's definition and the data-quality rules, "
+                                   "generated from the code (docs/definitions.md is this output).")
+    d.set_defaults(func=_definitions)
     return p
 
 

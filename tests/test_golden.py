@@ -50,3 +50,9 @@ def test_metrics_json_has_every_id_and_no_identifier(demo_data, capsys):
     children = {line.split(",")[0] for line in header}
     upns = {line.split(",")[4] for line in header}
     assert not any(c in out for c in children | upns)
+
+
+def test_definitions_doc_is_generated_from_the_code(capsys):
+    assert main(["definitions"]) == 0
+    doc = (Path(__file__).parents[1] / "docs" / "definitions.md").read_text()
+    assert capsys.readouterr().out == doc, "docs/definitions.md is stale: run `iro-report definitions > docs/definitions.md`"

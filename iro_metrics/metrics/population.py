@@ -35,8 +35,9 @@ def ceased_in_year(m: Model) -> pd.DataFrame:
 @metric("cla_at_31_march", "Children looked after at 31 March", "population", "count")
 def cla_at_31_march(m: Model) -> Indicator:
     """Children with an episode of care open on 31 March (started on or before it and not ended on
-    or before it). Children looked after only under a series of short breaks (legal status V3 or V4)
-    are not counted, here or anywhere else."""
+    or before it). Episodes under an agreed series of short breaks (legal status V3 or V4) are set
+    aside here and in every other figure, so a child counts only for time looked after under
+    another legal status."""
     return count(len(m.cla_at_year_end))
 
 
