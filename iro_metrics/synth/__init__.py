@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from iro_metrics import spec
-from iro_metrics.synth import iro
+from iro_metrics.synth import iro, tables
 from iro_metrics.synth.care import (ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, birthday, build_episodes, day,
                                     plan_periods, simulate_periods, to_dates)
 from iro_metrics.synth.config import SynthConfig
@@ -37,6 +37,8 @@ class Synthetic:
     episodes: pd.DataFrame
     reviews: pd.DataFrame
     iro: dict[str, pd.DataFrame]
+    other: dict[str, pd.DataFrame]  # previous permanence, missing, adoption decisions, AD1
+    oc2: dict[int, pd.DataFrame]  # by collection start year
 
 
 def generate(cfg: SynthConfig) -> Synthetic:
@@ -46,7 +48,7 @@ def generate(cfg: SynthConfig) -> Synthetic:
     p = plan_periods(simulate_periods(cfg, rng), cfg, rng)
     ep = build_episodes(p, cfg, rng)
     rv = simulate_reviews(p, ep, last, cfg.late_share, cfg.missed_share, rng)
-    kids = p.drop_duplicates("child")[["child", "dob", "uasc"]].set_index("child").sort_index()
+    kids = p.groupby("child").agg(dob=("dob", "first"), uasc=("uasc", "first"), first_start=("start", "min"))
     n = len(kids)
     uasc = kids["uasc"].to_numpy()
     male = np.where(uasc, rng.random(n) < 0.95, rng.random(n) < 0.53)
@@ -67,7 +69,11 @@ def generate(cfg: SynthConfig) -> Synthetic:
         "feedback": iro.feedback(cfg.children, first, last, rng),
         "audits": iro.audits(p, cfg.children, first, last, rng),
     }
-    return Synthetic(cfg, kids, p, ep, rv, records)
+    decisions, ad1 = tables.adoption(p, ep, rng)
+    other = {"previous_permanence": tables.previous_permanence(kids, rng), "missing": tables.missing(p, rng),
+             "placed_for_adoption": decisions, "ad1": ad1}
+    oc2 = {y.start_year: tables.oc2(p, day(y.start), day(y.end), rng) for y in cfg.years}
+    return Synthetic(cfg, kids, p, ep, rv, records, other, oc2)
 
 
 def _fmt(days) -> pd.Series:
@@ -112,8 +118,53 @@ def year_tables(s: Synthetic, year: CollectionYear) -> dict[str, pd.DataFrame]:
     # the DfE validator expects the date UASC status ceases to be the 18th birthday (rules 205A-D)
     u["DUC"] = _fmt(birthday(u["dob"].to_numpy(), 18)).to_numpy()
     out = {"header": h, "episodes": e, "reviews": rv, "uasc": u}
+    out.update(_other_year(s, year, child, in_return))
     out.update(_iro_year(s, year, child))
     return out
+
+
+def _flags(values) -> np.ndarray:
+    """0/1 floats (NaN = blank) -> "0" / "1" / ""."""
+    v = pd.Series(values, dtype="float")
+    return v.map(lambda x: "" if x != x else str(int(x))).to_numpy()
+
+
+def _other_year(s: Synthetic, year: CollectionYear, child: np.ndarray, in_return: np.ndarray
+                ) -> dict[str, pd.DataFrame]:
+    y0, y1 = day(year.start), day(year.end)
+    dob = s.children["dob"]
+
+    def with_child(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        idx = df["CHILD_IDX"].to_numpy()
+        df["CHILD"] = child[idx]
+        df["DOB"] = _fmt(dob.to_numpy()[idx]).to_numpy()
+        return df
+
+    o = s.other
+    # previous permanence is returned for children whose latest episode in the return began this year
+    ep = s.episodes
+    latest = ep[(ep["DECOM"] <= y1) & ((ep["DEC"] < 0) | (ep["DEC"] >= y0))].groupby("CHILD_IDX")["DECOM"].max()
+    pp = o["previous_permanence"]
+    pp = with_child(pp[pp["CHILD_IDX"].isin(latest.index[latest >= y0])])
+    pp["DATE_PERM"] = _fmt(pp["DATE_PERM"]).to_numpy()
+    m = o["missing"]
+    m = with_child(m[(m["MIS_START"] <= y1) & (m["MIS_END"] >= y0)])
+    m["MIS_END"] = _fmt(np.where(m["MIS_END"] > y1, -1, m["MIS_END"])).to_numpy()
+    m["MIS_START"] = _fmt(m["MIS_START"]).to_numpy()
+    ends = s.periods["end"].to_numpy()
+    d = o["placed_for_adoption"]
+    d = with_child(d[(d["DATE_PLACED"] <= y1) & (ends[d["pid"].to_numpy()] >= y0)])
+    d["DATE_PLACED"] = _fmt(d["DATE_PLACED"]).to_numpy()
+    a = o["ad1"]
+    a = with_child(a[(a["adopted"] >= y0) & (a["adopted"] <= y1)])
+    a["DATE_INT"], a["DATE_MATCH"] = _fmt(a["DATE_INT"]).to_numpy(), _fmt(a["DATE_MATCH"]).to_numpy()
+    oc2 = with_child(s.oc2[year.start_year])
+    oc2["SDQ_SCORE"] = _flags(oc2["SDQ_SCORE"])
+    for col in ["CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE",
+                "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"]:
+        oc2[col] = _flags(oc2[col])
+    return {"previous_permanence": pp, "missing": m, "placed_for_adoption": d, "ad1": a, "oc2": oc2}
 
 
 def _iro_year(s: Synthetic, year: CollectionYear, child: np.ndarray) -> dict[str, pd.DataFrame]:
