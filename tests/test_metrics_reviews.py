@@ -145,3 +145,20 @@ def test_no_reviews_file_gives_nulls_not_zeros(council):
     indicators, _ = compute_all(build_model(load_council(council.root, "2024-25")))
     assert indicators["reviews_held"].value is None
     assert indicators["cla_at_31_march"].value == 1
+
+
+def test_overdue_looks_only_at_the_current_period(council):
+    """H came into care Thu 01/08/2024: first review due 30/08/2024 (summer bank holiday 26/08), held
+    29/08. Her second, due 29/11/2024, was never held before she went home on 01/01/2025 (the due date
+    falls inside that period, so it was missed). She came back Sat 01/03/2025: her new first review is due
+    on the 20th working day, 28/03/2025 (Good Friday 2025 is 18 April, so no holiday in between),
+    and was held on 20/03/2025. On 31 March she is not overdue: the latest due date is the current
+    period's next one, 20/06/2025. The missed due date still fails her in the all-on-time measure."""
+    c = council
+    c.child("H", "2012-01-01")
+    c.stay("H", ("2024-08-01", "S", "U4"), end="2025-01-01", rec="E4A")
+    c.stay("H", ("2025-03-01", "S", "U4"))
+    c.review("H", "2024-08-29").review("H", "2025-03-20")
+    m = c.model("2024-25", "2024-25")
+    assert reviews_overdue_at_31_march(m).value == 0
+    assert children_all_reviews_on_time_pct(m).numerator == 0

@@ -59,11 +59,12 @@ def reviews_timeliness_unknown(m: Model) -> Indicator:
 
 @metric("reviews_overdue_at_31_march", "Children with a review overdue at 31 March", "reviews", "count", NEEDS)
 def reviews_overdue_at_31_march(m: Model) -> Indicator:
-    """Children looked after on 31 March whose next review was due on or before 31 March and had not
-    been held by then."""
-    p = m.pending
-    overdue = p[p["pending_due"].notna() & (p["pending_due"] <= m.year_end)]
-    return count(int(m.cla_at_year_end.isin(set(overdue["child_id"])).sum()))
+    """Children looked after on 31 March whose next review in their current period of care was due on
+    or before 31 March and had not been held by then. A review missed in an earlier period that has
+    ended does not count here (it counts against the child in the all-reviews-on-time measure)."""
+    current = set(m.cla_episodes_at_year_end["period_id"])
+    p = m.pending[m.pending["period_id"].isin(current)]
+    return count(int((p["pending_due"].notna() & (p["pending_due"] <= m.year_end)).sum()))
 
 
 def due_dates_in_year(m: Model) -> pd.DataFrame:
