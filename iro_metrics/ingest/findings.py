@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 #: rule id -> plain-English description, shown in summaries and the report's data-quality notes.
@@ -41,16 +42,18 @@ ACTIONS = ("kept", "trimmed", "excluded", "ignored")
 COLUMNS = ["file", "row", "column", "value", "rule", "message", "action"]
 
 
-def make(file: str | pd.Series, rows: pd.Series, column: str | None, values: pd.Series | None,
-         rule: str, action: str, message: str | None = None) -> pd.DataFrame:
-    """Build a frame of findings for many rows at once (vectorised)."""
+def make(file: str | pd.Series, rows, column: str | None, values, rule: str, action: str,
+         message: str | None = None) -> pd.DataFrame:
+    """Build a frame of findings for many rows at once (vectorised). ``rows`` and ``values`` are
+    array-likes of the same length; ``values`` is None for identifier columns."""
     if rule not in RULES or action not in ACTIONS:
         raise ValueError(f"unknown rule or action: {rule}, {action}")
+    rows = np.asarray(rows, dtype="int64")
     n = len(rows)
-    vals = "" if values is None else values.astype("string").fillna("").to_numpy()
+    vals = "" if values is None else pd.Series(values, dtype="string").fillna("").to_numpy()
     return pd.DataFrame({
-        "file": file if isinstance(file, str) else file.astype(str).to_numpy(),
-        "row": rows.to_numpy(dtype="int64"),
+        "file": file if isinstance(file, str) else np.asarray(file, dtype=str),
+        "row": rows,
         "column": column or "",
         "value": vals if n else [],
         "rule": rule,

@@ -138,42 +138,37 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
     or by the year of the column named in ``year_from``).
     """
     t, df, label = raw.table, raw.frame, raw.label
-    rows = df["_row"]
-    exclude = pd.Series(False, index=df.index)
+    rows = df["_row"].to_numpy()
+    exclude = np.zeros(len(df), dtype=bool)
     iso_ok = raw.liia or t.source == "iro"
     extra = [c for c in df.columns if c not in t.dfe_columns and c != "_row" and c not in LIIA_COLUMNS]
     for c in extra:
-        found.add(F.make(label, pd.Series([1]), c, None, "unexpected-column", "ignored"))
-    out = pd.DataFrame(index=df.index)
+        found.add(F.make(label, [1], c, None, "unexpected-column", "ignored"))
+    out: dict[str, object] = {}
     distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
+    # numpy masks throughout: a frame has many columns and most checks find nothing
     for col in t.columns:
-        # every check runs once per distinct value (codes and dates repeat a lot), then maps back
         column = df[col.dfe_name].to_numpy(dtype=object)
         if col.type == "id" and not raw.padded:  # identifiers: nothing to check but blanks
-            blank = pd.Series(column == "", index=df.index)
+            blank = column == ""
             if col.required and blank.any():
                 found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
                 exclude |= blank
-            out[col.name] = pd.Series(column, index=df.index).where(~blank, None).astype("string")
+            out[col.name] = pd.array(np.where(blank, None, column), dtype="string")
             continue
+        # every other check runs once per distinct value (codes and dates repeat a lot), then maps back
         codes, uniques = pd.factorize(column, use_na_sentinel=False)
         u_raw = pd.Series(uniques, dtype=object)
         u = u_raw.str.strip() if raw.padded else u_raw
         distinct[col.name] = (codes, u)
-
-        def rows_where(u_mask, codes=codes) -> pd.Series:
-            return pd.Series(np.asarray(u_mask, dtype=bool)[codes], index=df.index)
-
-        def values(u_values, codes=codes) -> pd.Series:
-            return pd.Series(np.asarray(u_values, dtype=object)[codes], index=df.index)
-
-        show = None if spec.is_identifier(col) else values(u_raw)
-        trimmed = rows_where(u != u_raw)
-        if trimmed.any():
-            found.add(F.make(label, rows[trimmed], col.dfe_name, None if show is None else show[trimmed],
-                             "whitespace", "trimmed"))
-        u_blank = u == ""
-        blank = rows_where(u_blank)
+        shown = None if spec.is_identifier(col) else u_raw.to_numpy()[codes]
+        u_blank = (u == "").to_numpy()
+        blank = u_blank[codes]
+        if raw.padded:
+            trimmed = (u != u_raw).to_numpy()[codes]
+            if trimmed.any():
+                found.add(F.make(label, rows[trimmed], col.dfe_name, None if shown is None else shown[trimmed],
+                                 "whitespace", "trimmed"))
         if col.required and blank.any():
             found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
             exclude |= blank
@@ -182,71 +177,71 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             for mask_u, rule, msg in ((bad_format_u, "date-format",
                                        "expected a date written dd/mm/yyyy with a 4-digit year"),
                                       (invalid_u, "date-invalid", None)):
-                mask = rows_where(mask_u)
+                mask = mask_u.to_numpy()[codes]
                 if mask.any():
-                    found.add(F.make(label, rows[mask], col.dfe_name, None if show is None else show[mask],
+                    found.add(F.make(label, rows[mask], col.dfe_name, None if shown is None else shown[mask],
                                      rule, "excluded", msg))
                     exclude |= mask
-            out[col.name] = pd.Series(parsed_u.to_numpy()[codes], index=df.index)
+            out[col.name] = parsed_u.to_numpy()[codes]
         elif col.type in ("int", "float", "flag"):
             num_u = pd.to_numeric(u.where(~u_blank), errors="coerce")
-            bad_u = ~u_blank & num_u.isna()
+            bad_u = ~u_blank & num_u.isna().to_numpy()
             if col.type == "flag":
-                bad_u |= ~u_blank & ~num_u.isin([0, 1])
+                bad_u |= ~u_blank & ~num_u.isin([0, 1]).to_numpy()
             elif col.type == "int":
-                bad_u |= ~u_blank & num_u.notna() & (num_u % 1 != 0)
-            num_u = num_u.where(~bad_u)
-            num = pd.Series(num_u.to_numpy()[codes], index=df.index)
-            bad = rows_where(bad_u)
+                bad_u |= ~u_blank & (num_u.notna() & (num_u % 1 != 0)).to_numpy()
+            num = num_u.where(~bad_u).to_numpy()[codes]
+            bad = bad_u[codes]
             if bad.any():
                 action = "excluded" if col.required else "kept"
                 msg = "expected 0 or 1" if col.type == "flag" else None
-                found.add(F.make(label, rows[bad], col.dfe_name, values(u)[bad], "not-a-number"
+                found.add(F.make(label, rows[bad], col.dfe_name, u.to_numpy()[codes][bad], "not-a-number"
                                  if col.type != "flag" else "unknown-code", action, msg))
                 if col.required:
                     exclude |= bad
-            lo, hi = col.min, col.max
-            if lo is not None or hi is not None:
-                oor = num.notna() & ((num < (lo if lo is not None else -float("inf")))
-                                     | (num > (hi if hi is not None else float("inf"))))
-                if oor.any():
-                    found.add(F.make(label, rows[oor], col.dfe_name, values(u)[oor], "out-of-range", "kept",
-                                     f"expected a number from {lo} to {hi}"))
-            out[col.name] = num.astype("Float64") if col.type == "float" else num.astype("Int64")
+            lo = -np.inf if col.min is None else col.min
+            hi = np.inf if col.max is None else col.max
+            with np.errstate(invalid="ignore"):
+                oor = ~np.isnan(num) & ((num < lo) | (num > hi))
+            if oor.any():
+                found.add(F.make(label, rows[oor], col.dfe_name, u.to_numpy()[codes][oor], "out-of-range", "kept",
+                                 f"expected a number from {col.min} to {col.max}"))
+            out[col.name] = pd.array(num, dtype="Float64" if col.type == "float" else "Int64")
         else:
             if col.type in _FORMATS:
                 pattern, rule = _FORMATS[col.type]
-                bad = rows_where(~u_blank & ~u.str.upper().str.fullmatch(pattern).astype(bool))
+                bad = (~u_blank & ~u.str.upper().str.fullmatch(pattern).astype(bool).to_numpy())[codes]
                 if bad.any():
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
-            out[col.name] = values(u.where(~u_blank, None)).astype("string")
+            out[col.name] = pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
+    out = pd.DataFrame(out, index=df.index)
     # code checks once all columns are typed (year_from may name a date column)
     for col in t.columns:
         if col.type != "code":
             continue
         codes, u = distinct[col.name]
         s = out[col.name]
-        present = s.notna()
-        known_u = u.isin(spec.all_codes(col.codes)).to_numpy()
-        unknown = present & ~pd.Series(known_u[codes], index=df.index)
+        present = s.notna().to_numpy()
+        unknown = present & ~u.isin(spec.all_codes(col.codes)).to_numpy()[codes]
         if unknown.any():
-            found.add(F.make(label, rows[unknown], col.dfe_name, s[unknown], "unknown-code", "kept",
+            found.add(F.make(label, rows[unknown], col.dfe_name, s.to_numpy()[unknown], "unknown-code", "kept",
                              f"not a {col.dfe_name} code in any year's code list"))
         if col.year_from:
-            years = year_of(out[col.year_from]).fillna(year.start_year)
+            years = year_of(out[col.year_from]).fillna(year.start_year).to_numpy()
         else:
-            years = pd.Series(year.start_year, index=s.index)
-        wrong_year = pd.Series(False, index=s.index)
-        for y in [] if col.any_year else sorted(years[present & ~unknown].unique()):
-            valid_u = u.isin(spec.valid_codes(col.codes, CollectionYear(int(y)))).to_numpy()
-            wrong_year |= present & ~unknown & (years == y) & ~pd.Series(valid_u[codes], index=df.index)
+            years = np.full(len(s), year.start_year)
+        wrong_year = np.zeros(len(s), dtype=bool)
+        checked = present & ~unknown
+        for y in [] if col.any_year else np.unique(years[checked]):
+            valid = u.isin(spec.valid_codes(col.codes, CollectionYear(int(y)))).to_numpy()[codes]
+            wrong_year |= checked & (years == y) & ~valid
         if wrong_year.any():
             rule = "sex-coding" if col.codes == "SEX" else "code-not-valid-for-year"
-            found.add(F.make(label, rows[wrong_year], col.dfe_name, s[wrong_year], rule, "kept"))
+            found.add(F.make(label, rows[wrong_year], col.dfe_name, s.to_numpy()[wrong_year], rule, "kept"))
         if col.codes == "SEX":
             out[col.name] = s.map(spec.sex_internal()).astype("string")
     if exclude.any():
         out = out[~exclude]
     out["_file"] = label
-    out["_row"] = rows[out.index].astype("int64")
+    out["_row"] = rows[~exclude].astype("int64")
     return out.reset_index(drop=True)
