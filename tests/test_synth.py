@@ -88,6 +88,11 @@ def test_several_councils(tmp_path):
 # start", a child's age "at 31 March" is taken a year or two late. Every other rule must pass.
 DATE_ANCHORED = "104 186 189 191 197B 543 546 559 562 571 602 634 NoE"
 DATE_SHIFTED = {"2020-21": DATE_ANCHORED, "2021-22": DATE_ANCHORED}
+# Social worker episodes (from 2023-24): rule SW12 compares every social worker episode of a child with
+# the first episode of each of the child's periods of care. A child who comes back into care keeps a
+# worker from before, so SW12 flags them; giving them a new worker instead breaks SW11a (a gap between
+# workers) and leaving them out breaks SW01. No correct return with a re-entry can pass all three.
+REENTRY_SW = "SW12STG2"
 
 
 @pytest.mark.slow
@@ -100,6 +105,8 @@ def test_dfe_realism_gate(demo_data, year):
     env = dict(os.environ)
     if year in DATE_SHIFTED:
         env["ALLOW"] = "392a 392c 169 179 1015 " + DATE_SHIFTED[year]
+    elif year >= "2023-24":
+        env["ALLOW"] = "392a 392c 169 179 1015 " + REENTRY_SW
     r = subprocess.run(["bash", str(tool), str(demo_data / year), year, *prev], capture_output=True, text=True,
                        env=env, timeout=900)
     if r.returncode != 0 and "setting up the DfE 903 validator" in r.stderr and "lac_validator" not in r.stdout \

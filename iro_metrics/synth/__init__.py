@@ -71,7 +71,7 @@ def generate(cfg: SynthConfig) -> Synthetic:
     }
     decisions, ad1 = tables.adoption(p, ep, rng)
     other = {"previous_permanence": tables.previous_permanence(kids, rng), "missing": tables.missing(p, rng),
-             "placed_for_adoption": decisions, "ad1": ad1}
+             "placed_for_adoption": decisions, "ad1": ad1, "sw_episodes": tables.social_workers(p, rng)}
     oc2 = {y.start_year: tables.oc2(p, day(y.start), day(y.end), rng) for y in cfg.years}
     return Synthetic(cfg, kids, p, ep, rv, records, other, oc2)
 
@@ -164,7 +164,16 @@ def _other_year(s: Synthetic, year: CollectionYear, child: np.ndarray, in_return
     for col in ["CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE",
                 "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"]:
         oc2[col] = _flags(oc2[col])
-    return {"previous_permanence": pp, "missing": m, "placed_for_adoption": d, "ad1": a, "oc2": oc2}
+    out = {"previous_permanence": pp, "missing": m, "placed_for_adoption": d, "ad1": a, "oc2": oc2}
+    if year >= spec.tables()["sw_episodes"].first_year:
+        # social worker episodes of every child in the return, all of this year's
+        sw = o["sw_episodes"]
+        sw = with_child(sw[sw["CHILD_IDX"].isin(in_return) & (sw["SW_DECOM"] <= y1)
+                           & ((sw["SW_DEC"] < 0) | (sw["SW_DEC"] >= y0))])
+        sw["SW_DEC"] = _fmt(np.where(sw["SW_DEC"] > y1, -1, sw["SW_DEC"])).to_numpy()
+        sw["SW_DECOM"] = _fmt(sw["SW_DECOM"]).to_numpy()
+        out["sw_episodes"] = sw
+    return out
 
 
 def _iro_year(s: Synthetic, year: CollectionYear, child: np.ndarray) -> dict[str, pd.DataFrame]:

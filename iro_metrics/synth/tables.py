@@ -97,3 +97,42 @@ def oc2(p: pd.DataFrame, y0: int, y1: int, rng) -> pd.DataFrame:
         # offered is asked only when no intervention was received (DfE rules 158, 159)
         "INTERVENTION_OFFERED": np.where(received == 0, yes(0.7), blank),
     })
+
+
+SW_CHANGE_REASONS = {"MANAGE": 25, "LEFTRL": 30, "ORGRST": 8, "TSPROC": 20, "ABSENC": 5, "CHCHAN": 3, "PCCHAN": 2,
+                     "OTHERS": 7}
+
+
+def _not_late_march(days: np.ndarray) -> np.ndarray:
+    """Changes of worker are not dated in the last week of March: the DfE queries a worker episode
+    ending then as a missing next episode (rules SW11a/b), so they move into April."""
+    d = pd.to_datetime(pd.Series(days), unit="D")
+    late = ((d.dt.month == 3) & (d.dt.day >= 24)).to_numpy()
+    return np.where(late, days + 10, days)
+
+
+def social_workers(p: pd.DataFrame, rng) -> pd.DataFrame:
+    """Each child's social worker episodes: one unbroken chain from their first day in care to their
+    last (a worker stays while a child is home between periods), changing every so often."""
+    c = p.groupby("child").agg(first=("start", "min"), last=("end", "max"), open=("open", "max"))
+    span = (c["last"] - c["first"]).to_numpy()
+    n_changes = rng.poisson(0.6 * span / YEAR)
+    child = np.repeat(c.index.to_numpy(), n_changes + 1)
+    seq = np.concatenate([np.arange(k + 1) for k in n_changes]) if len(c) else np.array([], dtype=int)
+    first = c["first"].to_numpy()[np.searchsorted(c.index.to_numpy(), child)]
+    cspan = span[np.searchsorted(c.index.to_numpy(), child)]
+    start = np.where(seq == 0, first, first + (rng.random(len(child)) * cspan).astype(np.int64))
+    start = np.where(seq == 0, start, _not_late_march(start))
+    sw = pd.DataFrame({"CHILD_IDX": child, "SW_DECOM": start}).sort_values(["CHILD_IDX", "SW_DECOM"], kind="stable")
+    sw = sw[~(sw["CHILD_IDX"].eq(sw["CHILD_IDX"].shift()) & (sw["SW_DECOM"] - sw["SW_DECOM"].shift() < 14))]
+    nxt = sw.groupby("CHILD_IDX")["SW_DECOM"].shift(-1)
+    last = c.loc[sw["CHILD_IDX"], "last"].to_numpy()
+    still_open = c.loc[sw["CHILD_IDX"], "open"].to_numpy()
+    sw["SW_DEC"] = np.where(nxt.notna(), nxt.fillna(0).to_numpy(), np.where(still_open, -1, last)).astype(np.int64)
+    ending = (sw["SW_DEC"] >= 0).to_numpy() & nxt.isna().to_numpy()
+    sw.loc[ending, "SW_DEC"] = _not_late_march(sw.loc[ending, "SW_DEC"].to_numpy())
+    first_of_child = ~sw["CHILD_IDX"].eq(sw["CHILD_IDX"].shift()).to_numpy()
+    sw["SW_REASON"] = np.where(first_of_child, "FCONTA", _choice(rng, SW_CHANGE_REASONS, len(sw)))
+    workers = max(5, len(c) // 40)
+    sw["SW_ID"] = np.char.add("SW", np.char.zfill(rng.integers(1, workers + 1, len(sw)).astype(str), 5))
+    return sw.reset_index(drop=True)
