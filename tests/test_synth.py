@@ -34,8 +34,11 @@ def test_layout_and_headers(demo_data):
     first = (demo_data / "2024-25" / "episodes.csv").read_text().splitlines()[0]
     assert first == "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
     names = {p.name for p in (demo_data / "2024-25").iterdir()}
-    assert {"header.csv", "episodes.csv", "reviews.csv", "uasc.csv", "iro_staff.csv", "iro_allocations.csv",
-            "escalations.csv", "iro_contacts.csv", "review_records.csv", "feedback.csv", "audits.csv"} <= names
+    assert names == {"header.csv", "episodes.csv", "reviews.csv", "uasc.csv", "oc2.csv", "oc3.csv", "ad1.csv",
+                     "placed_for_adoption.csv", "previous_permanence.csv", "missing.csv", "sw_episodes.csv",
+                     "iro_staff.csv", "iro_allocations.csv", "escalations.csv", "iro_contacts.csv",
+                     "review_records.csv", "feedback.csv", "audits.csv"}
+    assert "sw_episodes.csv" not in {p.name for p in (demo_data / "2022-23").iterdir()}  # from 2023-24
 
 
 @pytest.mark.parametrize("year", YEARS)
@@ -86,7 +89,7 @@ def test_several_councils(tmp_path):
 # start or end (each reads `collection_start`/`collection_end` or the continuously-looked-after flag
 # built from them) then flag correct data: an episode begun in 2021-22 is "before the collection
 # start", a child's age "at 31 March" is taken a year or two late. Every other rule must pass.
-DATE_ANCHORED = "104 186 189 191 197B 543 546 559 562 571 602 634 NoE"
+DATE_ANCHORED = "104 186 189 191 197B 543 546 559 562 571 602 634 1001 NoE"
 DATE_SHIFTED = {"2020-21": DATE_ANCHORED, "2021-22": DATE_ANCHORED}
 # Social worker episodes (from 2023-24): rule SW12 compares every social worker episode of a child with
 # the first episode of each of the child's periods of care. A child who comes back into care keeps a

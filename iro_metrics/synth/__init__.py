@@ -39,6 +39,7 @@ class Synthetic:
     iro: dict[str, pd.DataFrame]
     other: dict[str, pd.DataFrame]  # previous permanence, missing, adoption decisions, AD1
     oc2: dict[int, pd.DataFrame]  # by collection start year
+    oc3: dict[int, pd.DataFrame]  # care leavers, by collection start year
 
 
 def generate(cfg: SynthConfig) -> Synthetic:
@@ -73,7 +74,8 @@ def generate(cfg: SynthConfig) -> Synthetic:
     other = {"previous_permanence": tables.previous_permanence(kids, rng), "missing": tables.missing(p, rng),
              "placed_for_adoption": decisions, "ad1": ad1, "sw_episodes": tables.social_workers(p, rng)}
     oc2 = {y.start_year: tables.oc2(p, day(y.start), day(y.end), rng) for y in cfg.years}
-    return Synthetic(cfg, kids, p, ep, rv, records, other, oc2)
+    oc3 = {y.start_year: tables.care_leavers(p, ep, day(y.start), day(y.end), rng) for y in cfg.years}
+    return Synthetic(cfg, kids, p, ep, rv, records, other, oc2, oc3)
 
 
 def _fmt(days) -> pd.Series:
@@ -104,17 +106,19 @@ def year_tables(s: Synthetic, year: CollectionYear) -> dict[str, pd.DataFrame]:
     e["CHILD"] = child[e["CHILD_IDX"].to_numpy()]
     e["DECOM"], e["DEC"] = _fmt(e["DECOM"]).to_numpy(), _fmt(e["DEC"]).to_numpy()
     in_return = np.unique(ep["CHILD_IDX"].to_numpy()[inyear])
-    h = kids.loc[in_return].copy()
+    leavers = s.oc3[year.start_year]["CHILD_IDX"].to_numpy()  # care leavers are in the header too
+    h = kids.loc[np.union1d(in_return, leavers)].copy()
     if year < CollectionYear(2024):
         h["SEX"] = h["SEX"].map({"M": "1", "F": "2"})
     h["DOB"] = _fmt(h["dob"]).to_numpy()
-    h["MOTHER"] = np.where(kids.loc[in_return, "SEX"] == "F", "0", "")
+    # motherhood is returned for girls looked after in the year, not for care leavers (DfE rule 628)
+    h["MOTHER"] = np.where(h["SEX"].isin(["F", "2"]) & h.index.isin(in_return), "0", "")
     h["MC_DOB"] = ""
     rv = s.reviews[(s.reviews["REVIEW"] >= y0) & (s.reviews["REVIEW"] <= y1)].copy()
     rv["CHILD"] = child[rv["CHILD_IDX"].to_numpy()]
     rv["DOB"] = _fmt(kids["dob"].to_numpy()[rv["CHILD_IDX"].to_numpy()]).to_numpy()
     rv["REVIEW"] = _fmt(rv["REVIEW"]).to_numpy()
-    u = h[h["uasc"]].copy()
+    u = h[h["uasc"] & h.index.isin(in_return)].copy()
     # the DfE validator expects the date UASC status ceases to be the 18th birthday (rules 205A-D)
     u["DUC"] = _fmt(birthday(u["dob"].to_numpy(), 18)).to_numpy()
     out = {"header": h, "episodes": e, "reviews": rv, "uasc": u}
@@ -164,7 +168,8 @@ def _other_year(s: Synthetic, year: CollectionYear, child: np.ndarray, in_return
     for col in ["CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE",
                 "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"]:
         oc2[col] = _flags(oc2[col])
-    out = {"previous_permanence": pp, "missing": m, "placed_for_adoption": d, "ad1": a, "oc2": oc2}
+    oc3 = with_child(s.oc3[year.start_year])
+    out = {"previous_permanence": pp, "missing": m, "placed_for_adoption": d, "ad1": a, "oc2": oc2, "oc3": oc3}
     if year >= spec.tables()["sw_episodes"].first_year:
         # social worker episodes of every child in the return, all of this year's
         sw = o["sw_episodes"]

@@ -136,3 +136,25 @@ def social_workers(p: pd.DataFrame, rng) -> pd.DataFrame:
     workers = max(5, len(c) // 40)
     sw["SW_ID"] = np.char.add("SW", np.char.zfill(rng.integers(1, workers + 1, len(sw)).astype(str), 5))
     return sw.reset_index(drop=True)
+
+
+ACTIVITY = {"F2": 20, "P2": 5, "F5": 15, "P5": 8, "F4": 5, "F1": 7, "G4": 10, "G5": 22, "G6": 8}
+ACCOMMODATION = {"D1": 25, "E1": 10, "U1": 20, "B1": 12, "Z1": 15, "C1": 5, "K1": 3, "S2": 2, "X2": 2, "D2": 3,
+                 "U2": 3}
+
+
+def care_leavers(p: pd.DataFrame, episodes: pd.DataFrame, y0: int, y1: int, rng) -> pd.DataFrame:
+    """OC3 at the 19th birthday for young people who left care at 18 in the previous collection year
+    and were "relevant" (13 weeks or more in care after their 14th birthday, counted, as the DfE rules
+    count it, over the episodes of last year's return): the cohort the DfE rules expect (episodes in
+    last year's return, rules 1001, 1002 and 1016), most in touch."""
+    year_before = int(birthday(np.array([y0]), -1)[0])
+    shown = episodes[(episodes["DEC"] >= year_before) | (episodes["DEC"] < 0)].groupby("pid")["DECOM"].min()
+    seen_from = shown.reindex(p.index).fillna(np.iinfo(np.int64).max // 2).to_numpy()
+    after_14 = p["end"] - np.maximum(seen_from, birthday(p["dob"].to_numpy(), 14))
+    c = p[p["at18"] & ~p["open"] & (p["end"] >= year_before) & (p["end"] < y0) & (after_14 >= 91)]
+    n = len(c)
+    touch = _choice(rng, {"YES": 90, "NO": 6, "REFU": 4}, n)
+    in_touch = touch == "YES"
+    return pd.DataFrame({"CHILD_IDX": c["child"].to_numpy(), "IN_TOUCH": touch, "ACTIV": np.where(in_touch, _choice(rng, ACTIVITY, n), "0"),
+                         "ACCOM": np.where(in_touch, _choice(rng, ACCOMMODATION, n), "0")})
