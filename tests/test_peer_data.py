@@ -32,6 +32,15 @@ def lay_out(tmp: Path, files: dict[str, list[Path]]) -> Path:
     return root
 
 
+def flat(tmp: Path, files: dict[str, Path]) -> Path:
+    """LIIA flat files straight in a folder, as --data expects them: {name in folder: source}."""
+    root = tmp / "flat"
+    root.mkdir()
+    for name, src in files.items():
+        (root / name).symlink_to(src)
+    return root
+
+
 def rules(data) -> dict[str, int]:
     return data.findings.frame()["rule"].value_counts().to_dict()
 
@@ -125,10 +134,7 @@ def test_liia_tools_clean_episodes_with_pipeline_header(tmp_path):
 
 def test_liia_regional_flat_files(tmp_path):
     src = shared_path("data", "peer-903", "cs-demand-model-regional")
-    root = lay_out(tmp_path, {})
-    root.mkdir(exist_ok=True)
-    for p in src.glob("*.csv"):
-        (root / p.name).symlink_to(p)
+    root = flat(tmp_path, {p.name: p for p in src.glob("*.csv")})
     assert main(["validate", "--data", str(root), "--year", "2021-22"]) == 1  # three councils: choose one
     for la in ["Bromley", "Hillingdon", "Southwark"]:
         data = load_council(root, "2021-22", la=la)
@@ -140,10 +146,8 @@ def test_liia_regional_flat_files(tmp_path):
 
 
 def test_liia_episode_fixes_input(tmp_path):
-    src = shared_path("data", "peer-903", "liia-tools", "SSDA903_episodes_for_testing_fixes_INPUT.csv")
-    root = tmp_path / "flat"
-    root.mkdir()
-    (root / "episodes.csv").symlink_to(src)
+    root = flat(tmp_path, {"episodes.csv": shared_path("data", "peer-903", "liia-tools",
+                                                       "SSDA903_episodes_for_testing_fixes_INPUT.csv")})
     data = load_council(root, "2022-23", la="Newham")
     assert len(data["episodes"]) > 0
     assert any("not supplied: header.csv" in n for n in data.notes)
@@ -151,10 +155,8 @@ def test_liia_episode_fixes_input(tmp_path):
 
 def test_d2i_multi_council_header(tmp_path):
     """28,436 header rows for 19 councils; the same CHILD ids recur across councils."""
-    src = shared_path("data", "peer-903", "D2I-Jupyter-Notebook-Tools", "choropleth_header.csv")
-    root = tmp_path / "flat"
-    root.mkdir()
-    (root / "header.csv").symlink_to(src)
+    root = flat(tmp_path, {"header.csv": shared_path("data", "peer-903", "D2I-Jupyter-Notebook-Tools",
+                                                     "choropleth_header.csv")})
     kent = load_council(root, "2016-17", la="Kent")
     surrey = load_council(root, "2016-17", la="Surrey")
     assert len(kent["header"]) > 1000 and len(surrey["header"]) > 1000
