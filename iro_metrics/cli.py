@@ -39,6 +39,18 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.metrics import compute_all
+    from iro_metrics.model import build_model
+    from iro_metrics.present.publish import publish_tables, write_tables
+
+    _, tables = compute_all(build_model(load_council(args.data, args.year, la=args.la)))
+    for path in write_tables(publish_tables(tables, threshold=args.threshold), args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
@@ -85,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--population", type=int, metavar="N", help="the council's population aged 0-17 (ONS)")
     m.add_argument("--council", metavar="NAME", help="council name to record in the output")
     m.set_defaults(func=_metrics)
+
+    pb = sub.add_parser("publish", help="write the breakdown tables as published CSVs (suppressed)",
+                        description="Write every breakdown table as CSV with statistical disclosure control: "
+                                    "counts from 1 to the threshold shown as c, with secondary suppression.")
+    data_args(pb)
+    pb.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV files")
+    pb.add_argument("--threshold", type=int, default=5, metavar="N", help="largest count suppressed (default 5)")
+    pb.set_defaults(func=_publish)
 
     s = sub.add_parser("synth", help="write a synthetic council's data",
                        description="Write synthetic 903 returns and IRO records in the input layout "

@@ -1,0 +1,1 @@
+"""Presentation: disclosure control and formatting for published outputs."""
