@@ -7,9 +7,6 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DATA := data/demo-borough
 DEMO_YEAR := 2024-25
-DEMO_OUT  := outputs/demo-borough/$(DEMO_YEAR)
-# the synthetic council's population aged 0-17, for the rate per 10,000
-DEMO_POPULATION := 52000
 
 .PHONY: install demo test bench clean lock
 
@@ -28,11 +25,7 @@ $(DEMO_DATA)/$(DEMO_YEAR): | $(VENV)/.installed
 
 demo: install $(DEMO_DATA)/$(DEMO_YEAR)
 	$(BIN)/iro-report validate --data $(DEMO_DATA) --year $(DEMO_YEAR)
-	mkdir -p $(DEMO_OUT)
-	$(BIN)/iro-report metrics --data $(DEMO_DATA) --year $(DEMO_YEAR) --council "Demo Borough" \
-		--population $(DEMO_POPULATION) > $(DEMO_OUT)/metrics.json
-	$(BIN)/iro-report publish --data $(DEMO_DATA) --year $(DEMO_YEAR) --out $(DEMO_OUT)/tables
-	@echo "wrote $(DEMO_OUT)/metrics.json and $(DEMO_OUT)/tables/"
+	$(BIN)/iro-report build params/demo-borough/$(DEMO_YEAR).yaml
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile

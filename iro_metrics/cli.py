@@ -51,6 +51,14 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from iro_metrics.report.build import build
+
+    for params in args.params:
+        print(f"wrote {build(params, outputs=args.outputs)}/")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
@@ -105,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV files")
     pb.add_argument("--threshold", type=int, default=5, metavar="N", help="largest count suppressed (default 5)")
     pb.set_defaults(func=_publish)
+
+    b = sub.add_parser("build", help="build a council's outputs from its params file",
+                       description="Check params/<council>/<year>.yaml, then write outputs/<council>/<year>/: "
+                                   "metrics.json and the published tables. A failed build leaves the previous "
+                                   "outputs untouched.")
+    b.add_argument("params", nargs="+", metavar="PARAMS", help="params file(s), e.g. params/demo-borough/2024-25.yaml")
+    b.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
+    b.set_defaults(func=_build)
 
     s = sub.add_parser("synth", help="write a synthetic council's data",
                        description="Write synthetic 903 returns and IRO records in the input layout "

@@ -253,7 +253,7 @@ def test_cli_validate_exit_codes(good, capsys, tmp_path):
     assert "expected YYYY-YY" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["validate"], ["metrics"], ["synth"], ["definitions"], ["publish"]])
+@pytest.mark.parametrize("command", [[], ["validate"], ["metrics"], ["synth"], ["definitions"], ["publish"], ["build"]])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])

@@ -45,12 +45,14 @@ def _table_records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
     return json.loads(df.to_json(orient="records"))
 
 
-def to_json(m: Model, council: str | None = None) -> dict[str, Any]:
-    """The management-information document (unsuppressed) of ``iro-report metrics``.
+def to_json(m: Model, council: str | None = None,
+            computed: tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]] | None = None) -> dict[str, Any]:
+    """The management-information document (unsuppressed) of ``iro-report metrics``; pass
+    ``computed`` (from :func:`compute_all`) when the figures are already computed.
 
     Findings carry no child identifier: identifier values are never stored in findings.
     """
-    indicators, tables = compute_all(m)
+    indicators, tables = computed or compute_all(m)
     f = m.data.findings
     return {
         "council": council or m.data.la,

@@ -1,0 +1,1 @@
+"""Building a council's outputs from its params file."""

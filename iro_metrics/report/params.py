@@ -1,0 +1,99 @@
+"""Parameters of one council and year (``params/<council>/<year>.yaml``), checked before anything runs.
+
+Unknown or misspelt keys and wrong types are errors that name the key and what was expected (the
+notebook runner papermill would only warn).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from iro_metrics.errors import IroMetricsError
+from iro_metrics.years import CollectionYear
+
+_LA_CODE = re.compile(r"^E(06|08|09|10)\d{6}$")
+
+
+class ParamsError(IroMetricsError):
+    """The params file cannot be used."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path, self.problems = path, problems
+        super().__init__(f"{path}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Params:
+    """One council and collection year. ``data`` is relative to the params file's folder."""
+
+    council: str
+    year: str
+    data: str
+    la_code: str | None = None
+    la: str | None = None  # the council's name in LIIA flat files
+    population: int | None = None  # 0-17, ONS mid-year estimate
+    timeliness_target: float = 97.0  # % of reviews on time
+    suppression_threshold: int = 5
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.council.lower()).strip("-")
+
+
+_TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
+          "timeliness_target": float, "suppression_threshold": int}
+_REQUIRED = {"council", "year", "data"}
+
+
+def _check(key: str, value, problems: list[str]) -> None:
+    want = _TYPES[key]
+    ok = isinstance(value, want) and not isinstance(value, bool)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        name = {str: "text", int: "a whole number", float: "a number"}[want]
+        problems.append(f"{key}: expected {name}, got {value!r}")
+
+
+def load_params(path: str | Path) -> tuple[Params, Path]:
+    """Read and check a params file; returns the params and the data folder resolved."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(path, ["no such file"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ParamsError(path, [f"not valid YAML: {e}"]) from None
+    if not isinstance(raw, dict):
+        raise ParamsError(path, ["expected key: value lines"])
+    problems: list[str] = []
+    for key in raw:
+        if key not in _TYPES:
+            near = difflib.get_close_matches(str(key), list(_TYPES), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else f" (known keys: {', '.join(_TYPES)})"
+            problems.append(f"{key}: unknown key{hint}")
+    for key in sorted(_REQUIRED - set(raw)):
+        problems.append(f"{key}: required")
+    for key, value in raw.items():
+        if key in _TYPES and value is not None:
+            _check(key, value, problems)
+    if isinstance(raw.get("year"), str):
+        try:
+            CollectionYear.parse(raw["year"])
+        except IroMetricsError:
+            problems.append(f"year: expected YYYY-YY, e.g. 2024-25, got {raw['year']!r}")
+    if isinstance(raw.get("la_code"), str) and not _LA_CODE.match(raw["la_code"]):
+        problems.append(f"la_code: expected an English council code (E06, E08, E09 or E10 and six digits), "
+                        f"got {raw['la_code']!r}")
+    if isinstance(raw.get("suppression_threshold"), int) and raw["suppression_threshold"] < 0:
+        problems.append("suppression_threshold: expected 0 or more")
+    if problems:
+        raise ParamsError(path, problems)
+    known = {f.name for f in fields(Params)}
+    params = Params(**{k: (float(v) if k == "timeliness_target" else v) for k, v in raw.items() if k in known})
+    return params, (path.parent / params.data).resolve()

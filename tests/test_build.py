@@ -1,0 +1,81 @@
+"""Params files and ``iro-report build``: checked before anything runs; outputs swapped in atomically."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from iro_metrics.cli import main
+from iro_metrics.report.build import build
+from iro_metrics.report.params import ParamsError, load_params
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def params(tmp_path, demo_data) -> Path:
+    return write(tmp_path / "params" / "demo" / "2024-25.yaml",
+                 f"council: Demo Borough\nyear: 2024-25\ndata: {demo_data}\npopulation: 52000\n")
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_params_are_checked(tmp_path):
+    p = write(tmp_path / "p.yaml", "council: X\nyear: 2024\ndata: 5\npopulaton: 100\nla_code: W123\n"
+                                   "suppression_threshold: five\n")
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    assert e.value.problems == [
+        "populaton: unknown key (did you mean population?)",
+        "year: expected text, got 2024",
+        "data: expected text, got 5",
+        "suppression_threshold: expected a whole number, got 'five'",
+        "la_code: expected an English council code (E06, E08, E09 or E10 and six digits), got 'W123'",
+    ]
+
+
+def test_required_keys_and_year(tmp_path):
+    p = write(tmp_path / "p.yaml", "council: X\nyear: '2024-26'\n")
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    assert e.value.problems == ["data: required", "year: expected YYYY-YY, e.g. 2024-25, got '2024-26'"]
+
+
+def test_data_is_relative_to_the_params_file(tmp_path):
+    p = write(tmp_path / "params" / "x" / "2024-25.yaml", "council: X Town\nyear: 2024-25\ndata: ../../data/x\n"
+                                                          "timeliness_target: 95\nla_code: E09000022\n")
+    params, data = load_params(p)
+    assert data == (tmp_path / "data" / "x").resolve()
+    assert params.timeliness_target == 95.0 and params.slug == "x-town"
+
+
+def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
+    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out" / "demo-borough" / "2024-25"
+    assert (out / "metrics.json").is_file() and len(list((out / "tables").glob("*.csv"))) >= 15
+    first = checksums(out)
+    build(params, outputs=tmp_path / "out")
+    assert checksums(out) == first  # byte-identical rebuild
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data):
+    build(params, outputs=tmp_path / "out")
+    out = tmp_path / "out" / "demo-borough" / "2024-25"
+    before = checksums(out)
+    broken = tmp_path / "broken"
+    (broken / "2024-25").mkdir(parents=True)
+    write(broken / "2024-25" / "episodes.csv", "")
+    write(broken / "2024-25" / "header.csv", "")
+    params.write_text(params.read_text().replace(str(demo_data), str(broken)))
+    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 1
+    assert checksums(out) == before
