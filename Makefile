@@ -28,6 +28,7 @@ demo: install $(DEMO_DATA)/$(DEMO_YEAR)
 	$(BIN)/iro-report build params/demo-borough/$(DEMO_YEAR).yaml
 
 test: install
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent; fi
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install

@@ -37,3 +37,7 @@ class FatalDataError(IroMetricsError):
 
 class UsageError(IroMetricsError):
     """The command was called with arguments that cannot work (bad year, missing folder...)."""
+
+
+class MetricError(IroMetricsError):
+    """A metric could not be computed: the message names the section and the metric."""

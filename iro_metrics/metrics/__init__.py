@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from iro_metrics.errors import MetricError
 from iro_metrics.metrics import escalations, iro_service, participation, population, quality, reviews, stability  # noqa: F401
 from iro_metrics.metrics.registry import REGISTRY, SECTIONS, Indicator, Metric
 from iro_metrics.model import Model
@@ -31,11 +32,14 @@ def compute_all(m: Model) -> tuple[dict[str, Indicator], dict[str, pd.DataFrame 
     tables: dict[str, pd.DataFrame | None] = {}
     for metric in ordered():
         mid = metric.id
-        supplied = _supplied(m, metric)
+        try:
+            result = metric.func(m) if _supplied(m, metric) else None
+        except Exception as e:  # name the metric and its section, not just a traceback
+            raise MetricError(f"{SECTIONS[metric.section]}: metric {mid} failed: {type(e).__name__}: {e}") from e
         if metric.is_table:
-            tables[mid] = metric.func(m) if supplied else None
+            tables[mid] = result
         else:
-            indicators[mid] = metric.func(m) if supplied else Indicator(None)
+            indicators[mid] = result if result is not None else Indicator(None)
     return indicators, tables
 
 

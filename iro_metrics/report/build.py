@@ -1,9 +1,9 @@
 """``iro-report build``: one council and year's outputs, written atomically.
 
-Writes ``outputs/<council>/<year>/``: ``metrics.json`` (the management-information document, as
-``iro-report metrics``) and ``tables/*.csv`` (the breakdown tables as published, with disclosure
-control). Everything is built in a temporary folder beside the target and swapped in at the end, so a
-build that fails part-way leaves the previous good outputs untouched.
+Writes ``outputs/<council>/<year>/``: ``appendix.ipynb`` (the executed notebook), ``appendix.html``,
+``appendix.pdf``, ``metrics.json`` (as ``iro-report metrics``) and ``tables/*.csv`` (the breakdown
+tables as published, with disclosure control). Everything is built in a temporary folder beside the
+target and swapped in at the end, so a build that fails part-way leaves the previous outputs untouched.
 """
 
 from __future__ import annotations
@@ -12,36 +12,76 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
+import nbformat
+
+from iro_metrics.errors import IroMetricsError
 from iro_metrics.ingest.load import load_council
 from iro_metrics.metrics import compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
-from iro_metrics.report.params import load_params
+from iro_metrics.report.params import Params, load_params
+from iro_metrics.report.render import to_html, to_pdf
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
+
+
+class BuildError(IroMetricsError):
+    """The notebook failed: the message names the section and metric where it could."""
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
     return Path(root) / council_slug / year
 
 
-def build(params_path: str | Path, outputs: str | Path = "outputs") -> Path:
+def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK) -> Path:
     """Build the outputs of one params file; returns their folder."""
+    params_path = Path(params_path)
     params, data_dir = load_params(params_path)
-    data = load_council(data_dir, params.year, la=params.la)
+    data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
     model = build_model(data, population=params.population)
     indicators, tables = compute_all(model)
-    doc = to_json(model, council=params.council, computed=(indicators, tables))
     target = output_dir(outputs, params.slug, params.year)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    work.chmod(0o755)  # mkdtemp makes it private; outputs are for reading
     try:
+        doc = to_json(model, council=params.council, computed=(indicators, tables))
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
+        nb = execute(notebook, work / "appendix.ipynb", params, cwd=params_path.parent)
+        title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+        page = to_html(nb, title)
+        (work / "appendix.html").write_text(page, encoding="utf-8")
+        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
         _swap(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def execute(notebook: Path, out: Path, params: Params, cwd: Path) -> nbformat.NotebookNode:
+    """Run the notebook with papermill; strip run times so that the same inputs give the same file."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = {k: v for k, v in asdict(params).items() if k not in ("la_code",)}
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(cwd),
+                                   progress_bar=False, kernel_name="python3")
+    except PapermillExecutionError as e:
+        raise BuildError(f"the appendix notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}") from None
+    nb = nbformat.read(out, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
+    nbformat.write(nb, out)
+    return nb
 
 
 def _swap(new: Path, target: Path) -> None:

@@ -158,6 +158,7 @@ def simulate_periods(cfg: SynthConfig, rng: np.random.Generator) -> pd.DataFrame
     p["child"] = np.arange(len(p))
     p = _reentries(p, cfg, rng, last)
     p["open"] = p["end"] > last
+    p["natural_end"] = p["end"]  # when care would end, beyond the data for open periods
     p.loc[p["open"], "end"] = last + 1  # placeholder beyond the data: open at the last year end
     return p.reset_index(drop=True)
 
@@ -183,15 +184,15 @@ def plan_periods(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     """Decide each period's path: legal status, police protection, adoption and how it ends."""
     n = len(p)
     age_in = (p["start"] - p["dob"]).to_numpy() / YEAR
-    dur = (p["end"] - p["start"]).to_numpy()
+    dur = (p["natural_end"] - p["start"]).to_numpy()  # children still in care are on their way too
     ended = ~p["open"].to_numpy()
     uasc = p["uasc"].to_numpy()
     first_period = ~p["reentry_after"].to_numpy()
     comes_back = p["child"].isin(set(p.loc[p["reentry_after"], "child"])).to_numpy()
-    adoption = (first_period & ~comes_back & ~uasc & (age_in < 4) & (dur > 1.2 * YEAR) & ended
+    adoption = (first_period & ~comes_back & ~uasc & (age_in < 4) & (dur > 1.2 * YEAR)
                 & ~p["at18"].to_numpy() & (rng.random(n) < 0.45))
     police = (~uasc & ~adoption & (dur > 5) & (rng.random(n) < cfg.police_protection_share))
-    care_order = adoption | (~uasc & (rng.random(n) < np.where(age_in < 1, 0.7, 0.5)))
+    care_order = adoption | (~uasc & (rng.random(n) < np.where(age_in < 1, 0.8, 0.7)))
     p = p.assign(adoption=adoption, police=police, ls0=np.where(care_order, "C1", "V2"),
                  cin=np.where(uasc, "N8", _choice(rng, CIN_MIX, n)))
     age_out = (p["end"] - p["dob"]).to_numpy() / YEAR
@@ -213,7 +214,7 @@ def plan_periods(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
 def _events(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     """Dated events of each period, at least 3 days apart, temporary placements kept clear."""
     start, end = p["start"].to_numpy(), p["end"].to_numpy()
-    dur = end - start
+    dur = p["natural_end"].to_numpy() - start  # planned on the whole stay; events after the data drop out
     pid = np.arange(len(p))
     parts = []
 
@@ -236,10 +237,10 @@ def _events(p: pd.DataFrame, cfg: SynthConfig, rng) -> pd.DataFrame:
     fixed = pd.concat(parts, ignore_index=True)
 
     age = (start - p["dob"].to_numpy()) / YEAR
-    years_in = dur / YEAR
+    years_in = (end - start) / YEAR  # moves spread over the time in care within the data
     limit = np.where(adopt, start + (0.4 * dur).astype(int), end)
     # instability is concentrated: a few children move often, most rarely (gamma-mixed Poisson)
-    rate = np.where(age < 10, cfg.move_rate_young, cfg.move_rate_teen) * rng.gamma(0.35, 1 / 0.35, len(p))
+    rate = np.where(age < 10, cfg.move_rate_young, cfg.move_rate_teen) * np.minimum(rng.gamma(0.4, 1 / 0.4, len(p)), 6)
     n_moves = rng.poisson(rate * years_in)
     m_pid = np.repeat(pid, n_moves)
     lo = np.where(police, police_end + 3, start + 3)[m_pid]

@@ -25,8 +25,8 @@ class SynthConfig:
     uasc_share: float = 0.08  # of children looked after at 31 March
     reentry_share: float = 0.06  # of children who return home, who come back into care
     police_protection_share: float = 0.04  # periods starting under police protection (L1)
-    move_rate_young: float = 0.3  # placement moves per year in care, children under 10
-    move_rate_teen: float = 0.6  # ... aged 10 and over
+    move_rate_young: float = 0.45  # placement moves per year in care, children under 10
+    move_rate_teen: float = 0.9  # ... aged 10 and over
     temporary_rate: float = 0.08  # temporary (T4) placements per year in care
     iro_caseload: float = 60.0  # children per full-time IRO
     escalations_per_100: float = 25.0  # escalations raised a year per 100 children looked after

@@ -53,17 +53,19 @@ def missing(p: pd.DataFrame, rng) -> pd.DataFrame:
 def adoption(p: pd.DataFrame, episodes: pd.DataFrame, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The decision to place for adoption (PlacedAdoption) and the adoption itself (AD1)."""
     a = p[p["adoption"]]
-    dur = (a["end"] - a["start"]).to_numpy()
+    dur = (a["natural_end"] - a["start"]).to_numpy()
     decided = a["start"].to_numpy() + (0.35 * dur).astype(np.int64)
     placed = episodes[episodes["PLACE"].isin(["A5", "A6"]) & (episodes["RNE"] != "L")]
     placed = placed.groupby("pid").agg(placed=("DECOM", "min"), same_carer=("PLACE", lambda s: s.iloc[0] == "A5"))
     placed = placed.reindex(a.index)
     decisions = pd.DataFrame({"pid": a.index.to_numpy(), "CHILD_IDX": a["child"].to_numpy(), "DATE_PLACED": decided})
     combo = rng.choice(len(ADOPTERS), size=len(a), p=np.array([c[3] for c in ADOPTERS]) / sum(c[3] for c in ADOPTERS))
-    match = np.maximum(decided, placed["placed"].to_numpy() - rng.integers(10, 60, len(a)))
+    # (a child still waiting at the end of the data has no placement yet: no AD1 row is written for them)
+    placed_day = placed["placed"].fillna(pd.Series(decided + 200, index=a.index)).to_numpy()
+    match = np.maximum(decided, placed_day - rng.integers(10, 60, len(a)))
     ad1 = pd.DataFrame({
         "pid": a.index.to_numpy(), "CHILD_IDX": a["child"].to_numpy(), "adopted": a["end"].to_numpy(),
-        "DATE_INT": decided, "DATE_MATCH": match, "FOSTER_CARE": placed["same_carer"].astype(int).to_numpy(),
+        "DATE_INT": decided, "DATE_MATCH": match, "FOSTER_CARE": placed["same_carer"].fillna(False).astype(int).to_numpy(),
         "NB_ADOPTR": [ADOPTERS[i][0] for i in combo], "SEX_ADOPTR": [ADOPTERS[i][1] for i in combo],
         "LS_ADOPTR": [ADOPTERS[i][2] for i in combo]})
     return decisions, ad1

@@ -1,0 +1,276 @@
+"""What the appendix notebook shows: every number comes from the metrics package.
+
+The notebook calls :func:`setup` once, then one function per section; each displays HTML (headings
+with stable ids, tables with captions and header cells) and charts (PNG with alt text stating what
+the chart shows). Published tables apply disclosure control; headline council totals are shown
+unrounded, as DfE publishes them (``metrics.md`` §8).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import pandas as pd
+
+from iro_metrics import __version__
+from iro_metrics.ingest.findings import RULES
+from iro_metrics.ingest.load import CouncilData, load_council
+from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
+from iro_metrics.model import build_model
+from iro_metrics.present.publish import publish_table
+from iro_metrics.present.suppression import NOT_AVAILABLE
+from iro_metrics.years import CollectionYear
+
+#: the report's sections in order: id -> heading (ids are stable: commentary is keyed on them)
+REPORT_SECTIONS = {
+    "summary": "Summary of key indicators",
+    "population": "Children in care",
+    "iro_service": "The IRO service and caseloads",
+    "reviews": "Reviews and their timeliness",
+    "participation": "Participation in reviews",
+    "escalations": "Resolving concerns",
+    "stability": "Placement stability",
+    "quality": "Quality and voice",
+    "priorities": "Priorities for next year",
+    "definitions": "Definitions",
+    "data_quality": "Data-quality notes",
+    "provenance": "How this was produced",
+}
+KEY_INDICATORS = ["cla_at_31_march", "cla_rate_per_10000", "cla_starts", "cla_ceased", "reviews_held",
+                  "reviews_on_time_pct", "children_all_reviews_on_time_pct", "participation_pct",
+                  "placements_3plus_pct", "long_term_stability_pct", "iro_caseload_per_fte",
+                  "iro_allocated_within_5wd_pct", "escalations_raised", "escalations_resolved_within_20wd_pct"]
+CHARTS = {"population": "cla_by_age", "reviews": "reviews_by_month", "participation": "participation_by_code"}
+BAR_COLOUR = "#12436D"  # dark blue of the GSS accessible palette: 10:1 contrast on white
+PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "papermill", "nbconvert", "pypandoc_binary",
+            "typst"]
+
+
+@dataclass
+class Context:
+    council: str
+    year: CollectionYear
+    data: CouncilData
+    indicators: dict[str, Indicator]
+    tables: dict[str, pd.DataFrame | None]
+    previous: dict[str, Indicator] | None
+    params: dict
+    figures: int = 0
+    table_count: int = 0
+
+
+def setup(council: str, year: str, data: str, population: int | None = None, la: str | None = None,
+          timeliness_target: float = 97.0, suppression_threshold: int = 5, **_: object) -> Context:
+    """Load the data, compute every figure (and last year's for comparison), fix display settings."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.hashsalt": "iro-metrics", "font.family": "DejaVu Sans", "font.size": 10,
+                                "axes.spines.top": False, "axes.spines.right": False})
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_columns", 20)
+    pd.set_option("display.precision", 1)
+    cy = CollectionYear.parse(year)
+    loaded = load_council(data, cy, la=la)
+    indicators, tables = compute_all(build_model(loaded, population=population))
+    previous = None
+    if loaded.earliest_year < cy:
+        previous, _ = compute_all(build_model(load_council(data, cy.previous(), la=la), population=population))
+    params = {"council": council, "year": year, "population": population, "la": la,
+              "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
+    return Context(council, cy, loaded, indicators, tables, previous, params)
+
+
+def _show(markup: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
+
+
+def _heading(section: str, level: int = 2) -> str:
+    return f'<h{level} id="{section}">{html.escape(REPORT_SECTIONS[section])}</h{level}>'
+
+
+def _format(ind: Indicator | None, unit: str) -> str:
+    if ind is None or ind.value is None:
+        return "–" if ind is not None and ind.denominator == 0 else NOT_AVAILABLE
+    if unit == "percent":
+        return f"{ind.value:.1f}%"
+    if unit == "ratio":
+        return f"{ind.value:.1f}"
+    return f"{ind.value:,}" if isinstance(ind.value, int) else f"{ind.value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _label(column: str) -> str:
+    text = column.replace("_pct", " (%)").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def table_html(df: pd.DataFrame, caption: str, ctx: Context, row_headers: bool = True) -> str:
+    """An accessible table: a numbered caption, column headers, the first column as row headers."""
+    ctx.table_count += 1
+    head = "".join(f'<th scope="col">{html.escape(_label(str(c)))}</th>' for c in df.columns)
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for i, v in enumerate(r):
+            text = html.escape(str(v))
+            cells.append(f'<th scope="row">{text}</th>' if i == 0 and row_headers else
+                         f'<td class="num">{text}</td>' if i else f"<td>{text}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<table><caption>Table {ctx.table_count}. {html.escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def header(ctx: Context) -> None:
+    """The title and the contents list."""
+    links = "".join(f'<li><a href="#{s}">{html.escape(t)}</a></li>' for s, t in REPORT_SECTIONS.items())
+    _show(f"<h1>{html.escape(ctx.council)}: Independent Reviewing Officer annual report {ctx.year.label}"
+          f"</h1><p class=\"subtitle\">Statistical appendix. Figures for 1 April {ctx.year.start_year} to "
+          f"31 March {ctx.year.start_year + 1}.</p>"
+          f'<nav aria-labelledby="contents"><h2 id="contents">Contents</h2><ol>{links}</ol></nav>')
+
+
+def summary(ctx: Context) -> None:
+    """Key indicators: this year, last year, the change, and the target where there is one."""
+    target = {"reviews_on_time_pct": f"{ctx.params['timeliness_target']:g}%", "iro_caseload_per_fte": "50 to 70"}
+    rows = []
+    for mid in KEY_INDICATORS:
+        m = REGISTRY[mid]
+        now = ctx.indicators[mid]
+        before = ctx.previous.get(mid) if ctx.previous else None
+        change = _change(now, before, m.unit)
+        rows.append({"indicator": m.title, ctx.year.label: _format(now, m.unit),
+                     ctx.year.previous().label: _format(before, m.unit) if ctx.previous else "x",
+                     "change": change, "target": target.get(mid, "z")})
+    _show(_heading("summary") + table_html(pd.DataFrame(rows), "Key indicators", ctx))
+
+
+def section(ctx: Context, section: str) -> None:
+    """A section of figures: its indicators, its chart and its published breakdown tables."""
+    parts = [_heading(section)]
+    metrics = [m for m in ordered() if m.section == section]
+    rows = [{"indicator": m.title, ctx.year.label: _format(ctx.indicators[m.id], m.unit),
+             "numerator": _count(ctx.indicators[m.id].numerator),
+             "denominator": _count(ctx.indicators[m.id].denominator)} for m in metrics if not m.is_table]
+    supplied = [m for m in metrics if m.is_table and ctx.tables.get(m.id) is not None]
+    if rows and all(r[ctx.year.label] == NOT_AVAILABLE for r in rows) and not supplied:
+        needs = sorted({t for m in metrics for t in m.needs})
+        parts.append(f"<p>Not supplied: this section needs {', '.join(needs)}. No figures are shown "
+                     "rather than zeros.</p>")
+        _show("".join(parts))
+        return
+    if rows:
+        parts.append(table_html(pd.DataFrame(rows), f"{SECTIONS[section]}: indicators", ctx))
+    _show("".join(parts))
+    threshold = ctx.params["suppression_threshold"]
+    for m in supplied:
+        published = publish_table(ctx.tables[m.id], threshold)
+        if CHARTS.get(section) == m.id:
+            chart(ctx, published, m.title)
+        _show(table_html(published, m.title, ctx))
+
+
+def _change(now: Indicator, before: Indicator | None, unit: str) -> str:
+    if now.value is None or before is None or before.value is None:
+        return NOT_AVAILABLE
+    diff = now.value - before.value
+    if diff == 0:
+        return "no change"
+    amount = f"{abs(diff):.1f} points" if unit == "percent" else f"{abs(diff):,.1f}" if unit == "ratio" \
+        else f"{abs(diff):,}"
+    return f"{'up' if diff > 0 else 'down'} {amount}"
+
+
+def _count(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
+def chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
+    """A bar chart of a published table's first count column, suppressed bars left out and marked c.
+    Seeded and byte-stable; the alt text lists every bar."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    labels = published.iloc[:, 0].astype(str).tolist()
+    shown = published.iloc[:, 1].astype(str).tolist()
+    values = [float(v.replace(",", "")) if v not in ("c", "x", "z") else 0.0 for v in shown]
+    fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
+    bars = ax.bar(labels, values, color=BAR_COLOUR)
+    for bar, text in zip(bars, shown, strict=True):
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_ylabel(_label(published.columns[1]))
+    ax.tick_params(axis="x", labelrotation=45 if len(labels) > 6 else 0, labelsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    ctx.figures += 1
+    alt = (f"Bar chart of {title[:1].lower() + title[1:]}, {ctx.year.label}: "
+           + "; ".join(f"{lab}, {val}" for lab, val in zip(labels, shown, strict=True)) + ".")
+    caption = f"Figure {ctx.figures}. {title}, {ctx.year.label}."
+    display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
+            metadata={"image/png": {"alt": alt, "caption": caption}})
+
+
+def definitions(ctx: Context) -> None:
+    """The Definitions annex, generated from the metric registry (one source with the code)."""
+    parts = [_heading("definitions")]
+    for sid, title in SECTIONS.items():
+        parts.append(f"<h3>{html.escape(title)}</h3><dl>")
+        for m in (m for m in ordered() if m.section == sid):
+            parts.append(f"<dt>{html.escape(m.title)}</dt><dd>{html.escape(' '.join(m.definition.split()))}</dd>")
+        parts.append("</dl>")
+    parts.append("<h3>Symbols</h3><dl><dt>c</dt><dd>suppressed: a count from 1 to "
+                 f"{ctx.params['suppression_threshold']} below the level of the whole council, or a figure that "
+                 "would reveal one (statistical disclosure control)</dd><dt>x</dt><dd>not available</dd>"
+                 "<dt>z</dt><dd>not applicable</dd><dt>–</dt><dd>no cases to take a percentage of</dd></dl>")
+    _show("".join(parts))
+
+
+def data_quality(ctx: Context) -> None:
+    """The validation findings, counted by rule (no child-level detail)."""
+    parts = [_heading("data_quality")]
+    summary_ = ctx.data.findings.summary()
+    if summary_.empty:
+        parts.append("<p>Every check of the input data passed: no findings.</p>")
+    else:
+        parts.append(f"<p>The input data passed the checks that make it usable; "
+                     f"{len(ctx.data.findings):,} records were noted below. Each was kept, trimmed or excluded "
+                     "as shown.</p>")
+        df = summary_.rename(columns={"description": "what it means", "action": "what was done",
+                                      "count": "records"})[["rule", "what it means", "what was done", "records"]]
+        df["records"] = df["records"].map(lambda n: f"{n:,}")
+        parts.append(table_html(df, "Data-quality findings", ctx))
+    parts += [f"<p>{html.escape(n)}</p>" for n in ctx.data.notes]
+    _show("".join(parts))
+
+
+def provenance(ctx: Context) -> None:
+    """How this was produced: inputs (with hashes), software versions, parameters."""
+    files = pd.DataFrame([{"file": k, "SHA-256": v} for k, v in sorted(ctx.data.files.items())])
+    versions = pd.DataFrame([{"package": p, "version": _version(p)} for p in PACKAGES])
+    params = pd.DataFrame([{"parameter": k, "value": "" if v is None else str(v)} for k, v in ctx.params.items()])
+    _show('<section class="provenance">' + _heading("provenance")
+          + "<p>Every figure was computed by the iro-metrics package from the files below; rebuilding with the "
+            "same files, parameters and software gives the same outputs byte for byte.</p>"
+          + table_html(params, "Parameters", ctx) + table_html(versions, "Software", ctx)
+          + table_html(files, "Input files", ctx) + "</section>")
+
+
+def _version(package: str) -> str:
+    if package == "iro-metrics":
+        return __version__
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def priorities(ctx: Context) -> None:
+    _show(_heading("priorities"))

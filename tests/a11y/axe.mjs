@@ -1,0 +1,36 @@
+// Usage: node axe.mjs PAGE.html [SCREENSHOT.png]
+// Opens the page in the system Chromium with every network request blocked, runs axe-core with the
+// WCAG 2.2 A/AA and best-practice rules, prints the violations as JSON and exits 1 if there are any.
+import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { existsSync } from "node:fs";
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve("axe-core/axe.min.js");
+const [page, shot] = process.argv.slice(2);
+const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+  .find((p) => existsSync(p));
+const browser = await chromium.launch({
+  executablePath,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.route(/^https?:/, (route) => route.abort());
+  const tab = await context.newPage();
+  await tab.goto(pathToFileURL(page).href);
+  await tab.addScriptTag({ path: axePath });
+  const result = await tab.evaluate(() => axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+  }));
+  if (shot) await tab.screenshot({ path: shot, fullPage: false });
+  const violations = result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+  }));
+  console.log(JSON.stringify({ passes: result.passes.length, violations }, null, 1));
+  process.exitCode = violations.length ? 1 : 0;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,161 @@
+"""The appendix: executed notebook, accessible HTML, tagged PDF/UA-1, byte-stable, no identifiers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from iro_metrics.errors import MetricError
+from iro_metrics.report.build import BuildError, build
+
+OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "metrics.json"]
+A11Y = Path(__file__).parent / "a11y"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, demo_data) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    params = root / "params" / "demo" / "2024-25.yaml"
+    params.parent.mkdir(parents=True)
+    params.write_text(f"council: Demo Borough\nyear: 2024-25\ndata: {demo_data}\npopulation: 52000\n")
+    build(params, outputs=root / "outputs")
+    return root
+
+
+def out(built: Path) -> Path:
+    return built / "outputs" / "demo-borough" / "2024-25"
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_four_outputs_and_tables(built):
+    folder = out(built)
+    for name in OUTPUTS:
+        assert (folder / name).stat().st_size > 1000, name
+    assert len(list((folder / "tables").glob("*.csv"))) >= 15
+
+
+def test_html_structure(built):
+    page = (out(built) / "appendix.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="en">' in page
+    assert page.count("<h1>") == 1 and '<nav aria-labelledby="contents">' in page
+    assert not re.search(r"(src|href)=\"https?:", page)  # opens offline: no CDN, no network
+    assert "<script" not in page and "In&nbsp;[" not in page  # no code, no prompts
+    figures = re.findall(r"<figure>.*?</figure>", page, flags=re.S)
+    assert len(figures) == 3
+    for f in figures:
+        alt = re.search(r'alt="([^"]+)"', f).group(1)
+        assert alt.startswith("Bar chart of") and len(alt) > 60  # states what the chart shows
+        assert "<figcaption>Figure " in f
+    assert "No description has been provided" not in page
+    tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
+    assert len(tables) > 20 and all("<caption>" in t and '<th scope="col">' in t for t in tables)
+    assert "@media print" in page and '<p class="draft"' in page
+    for section in ["summary", "reviews", "participation", "escalations", "priorities"]:
+        assert f'data-section="{section}"' in page  # a commentary placeholder in every section
+
+
+def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
+    with pikepdf.open(out(built) / "appendix.pdf") as pdf:
+        assert str(pdf.Root.Lang) == "en-GB"
+        assert bool(pdf.Root.MarkInfo.Marked)
+        assert "/StructTreeRoot" in pdf.Root
+        assert "pdfuaid:part" in str(pdf.open_metadata()) or "<pdfuaid:part>1" in pdf.Root.Metadata.read_bytes().decode()
+        figures = []
+
+        def walk(node):
+            if isinstance(node, pikepdf.Dictionary):
+                if node.get("/S") == "/Figure":
+                    figures.append(str(node.get("/Alt", "")))
+                kids = node.get("/K")
+                for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+                    walk(kid)
+
+        walk(pdf.Root.StructTreeRoot)
+        assert len(figures) == 3 and all(a.startswith("Bar chart of") for a in figures)
+        fonts = [f for page in pdf.pages for f in page.Resources.get("/Font", {}).values()]
+        assert fonts and all("/FontFile2" in f.DescendantFonts[0].FontDescriptor or "/FontFile3" in
+                             f.DescendantFonts[0].FontDescriptor for f in fonts if "/DescendantFonts" in f)
+
+
+def test_rebuild_is_byte_identical(built):
+    folder = out(built)
+    before = {name: sha(folder / name) for name in OUTPUTS}
+    build(built / "params" / "demo" / "2024-25.yaml", outputs=built / "outputs")
+    assert {name: sha(folder / name) for name in OUTPUTS} == before
+
+
+def test_no_child_identifier_in_any_output(built, demo_data):
+    header = [line.split(",") for line in (demo_data / "2024-25" / "header.csv").read_text().splitlines()[1:]]
+    children, upns = {h[0] for h in header}, {h[4] for h in header}
+    episodes = (demo_data / "2024-25" / "episodes.csv").read_text().splitlines()[1:]
+    postcodes = {line.split(",")[10] for line in episodes} | {line.split(",")[11] for line in episodes}
+    for path in out(built).rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            words = set(re.findall(r"[A-Z0-9]+", text))
+            assert not (children & words), path.name
+            assert not (upns & words), path.name
+            assert not any(p in text for p in postcodes), path.name
+
+
+def test_metrics_json_matches_iro_report_metrics(built, demo_data, capsys):
+    from iro_metrics.cli import main
+
+    main(["metrics", "--data", str(demo_data), "--year", "2024-25", "--population", "52000",
+          "--council", "Demo Borough"])
+    assert json.loads(capsys.readouterr().out) == json.loads((out(built) / "metrics.json").read_text())
+
+
+def test_a_failing_metric_names_its_section_and_leaves_outputs(built, monkeypatch):
+    from iro_metrics.metrics import REGISTRY
+
+    before = {name: sha(out(built) / name) for name in OUTPUTS}
+
+    def broken(m):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(REGISTRY, "reviews_held", dataclasses.replace(REGISTRY["reviews_held"], func=broken))
+    with pytest.raises(MetricError, match="Reviews and their timeliness: metric reviews_held failed"):
+        build(built / "params" / "demo" / "2024-25.yaml", outputs=built / "outputs")
+    assert {name: sha(out(built) / name) for name in OUTPUTS} == before
+
+
+def test_a_failing_notebook_cell_leaves_outputs(built, tmp_path):
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "appendix.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('Reviews and their timeliness: no data')"))
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    before = {name: sha(out(built) / name) for name in OUTPUTS}
+    with pytest.raises(BuildError, match="RuntimeError: Reviews and their timeliness: no data"):
+        build(built / "params" / "demo" / "2024-25.yaml", outputs=built / "outputs", notebook=bad)
+    assert {name: sha(out(built) / name) for name in OUTPUTS} == before
+    assert not [p for p in out(built).parent.iterdir() if p.name.startswith(".")]
+
+
+def test_accessibility_axe_core_in_chromium(built):
+    """axe-core (WCAG 2.2 A/AA and best practice) in a real headless Chromium, offline."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    ready = chromium and shutil.which("node") and (A11Y / "node_modules" / "axe-core").is_dir()
+    if not ready:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide chromium, node and tests/a11y/node_modules (.ci/run installs them)")
+        pytest.skip("needs chromium and `npm ci --prefix tests/a11y` (.ci/run installs both)")
+    r = subprocess.run(["node", str(A11Y / "axe.mjs"), str(out(built) / "appendix.html")], capture_output=True,
+                       text=True, timeout=120)
+    report = json.loads(r.stdout)
+    assert report["violations"] == [], json.dumps(report["violations"], indent=1)
+    assert report["passes"] > 20
