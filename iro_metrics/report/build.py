@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,13 +37,17 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
     return Path(root) / council_slug / year
 
 
-def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK) -> Path:
-    """Build the outputs of one params file; returns their folder."""
+def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
+          timings: dict[str, float] | None = None) -> Path:
+    """Build the outputs of one params file; returns their folder. ``timings``, when given, receives the
+    seconds each part took (metrics, execute, html, pdf)."""
+    clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
     model = build_model(data, population=params.population)
     indicators, tables = compute_all(model)
+    clock.lap("metrics")
     target = output_dir(outputs, params.slug, params.year)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -52,10 +57,13 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
         nb = execute(notebook, work / "appendix.ipynb", params, cwd=params_path.parent)
+        clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
         page = to_html(nb, title)
         (work / "appendix.html").write_text(page, encoding="utf-8")
+        clock.lap("html")
         to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
+        clock.lap("pdf")
         _swap(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -82,6 +90,17 @@ def execute(notebook: Path, out: Path, params: Params, cwd: Path) -> nbformat.No
             cell["id"] = "injected-parameters"  # papermill gives it a random id
     nbformat.write(nb, out)
     return nb
+
+
+class _Clock:
+    def __init__(self, into: dict[str, float] | None):
+        self.into, self.t = into, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[name] = now - self.t
+        self.t = now
 
 
 def _swap(new: Path, target: Path) -> None:
