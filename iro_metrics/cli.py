@@ -59,6 +59,17 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from iro_metrics.report.verify import verify
+
+    outcomes = verify(args.path, workers=args.workers)
+    for outcome in outcomes:
+        print(outcome.report())
+    failed = sum(not o.ok for o in outcomes)
+    print(f"{len(outcomes) - failed} of {len(outcomes)} appendices reproduce")
+    return 1 if failed else 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
@@ -121,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("params", nargs="+", metavar="PARAMS", help="params file(s), e.g. params/demo-borough/2024-25.yaml")
     b.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
     b.set_defaults(func=_build)
+
+    vf = sub.add_parser("verify", help="re-execute published appendices and compare every output",
+                        description="Re-execute appendix.ipynb (or every one below a folder) with nbval and compare "
+                                    "each cell's outputs with the published ones; check that metrics.json and the "
+                                    "published tables match the notebook. Exits 1 when anything differs.")
+    vf.add_argument("path", metavar="PATH", help="an appendix.ipynb, or a folder such as outputs/")
+    vf.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks re-executed in parallel")
+    vf.set_defaults(func=_verify)
 
     s = sub.add_parser("synth", help="write a synthetic council's data",
                        description="Write synthetic 903 returns and IRO records in the input layout "

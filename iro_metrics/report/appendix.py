@@ -272,5 +272,17 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def record(ctx: Context) -> None:
+    """The published figures as JSON (not shown in the page): what ``iro-report verify`` compares with
+    ``metrics.json`` and the published tables, so that every published number is tied to this notebook."""
+    from IPython.display import display
+
+    threshold = ctx.params["suppression_threshold"]
+    doc = {"indicators": {k: v.as_dict() for k, v in ctx.indicators.items()},
+           "tables": {k: publish_table(v, threshold).to_dict(orient="records")
+                      for k, v in ctx.tables.items() if v is not None}}
+    display({"application/json": doc}, raw=True)
+
+
 def priorities(ctx: Context) -> None:
     _show(_heading("priorities"))

@@ -56,7 +56,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         doc = to_json(model, council=params.council, computed=(indicators, tables))
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
-        nb = execute(notebook, work / "appendix.ipynb", params, cwd=params_path.parent)
+        nb = execute(notebook, work / "appendix.ipynb", params, data_dir)
         clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
         page = to_html(nb, title)
@@ -70,14 +70,17 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     return target
 
 
-def execute(notebook: Path, out: Path, params: Params, cwd: Path) -> nbformat.NotebookNode:
-    """Run the notebook with papermill; strip run times so that the same inputs give the same file."""
+def execute(notebook: Path, out: Path, params: Params, data_dir: Path) -> nbformat.NotebookNode:
+    """Run the notebook with papermill in its output folder, the data folder given relative to it (so
+    that a reviewer can re-run the published notebook where it lies); strip run times so that the same
+    inputs give the same file."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     parameters = {k: v for k, v in asdict(params).items() if k not in ("la_code",)}
+    parameters["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
     try:
-        papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(cwd),
+        papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(out.parent),
                                    progress_bar=False, kernel_name="python3")
     except PapermillExecutionError as e:
         raise BuildError(f"the appendix notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}") from None
