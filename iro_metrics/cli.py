@@ -55,8 +55,27 @@ def _build(args: argparse.Namespace) -> int:
     from iro_metrics.report.build import build
 
     for params in args.params:
-        print(f"wrote {build(params, outputs=args.outputs)}/")
+        target = build(params, outputs=args.outputs, final=args.final,
+                       discard_notebook_edits=args.discard_notebook_edits)
+        print(f"wrote {target}/")
     return 0
+
+
+def _harvest(args: argparse.Namespace) -> int:
+    from iro_metrics.report.commentary import harvest_notebook
+
+    path, taken = harvest_notebook(args.notebook)
+    print(f"wrote {path} ({', '.join(taken) if taken else 'no section changed'}; the previous file is kept as "
+          f"{path.name}.bak)")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import subprocess
+
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={args.outputs}", *args.lab_args]
+    print("starting JupyterLab on", args.outputs, "(stop it with Ctrl+C twice)")
+    return subprocess.call(cmd)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -131,7 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "outputs untouched.")
     b.add_argument("params", nargs="+", metavar="PARAMS", help="params file(s), e.g. params/demo-borough/2024-25.yaml")
     b.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
+    b.add_argument("--final", action="store_true",
+                   help="the version for committee: fails while any section still shows the placeholder, no Draft mark")
+    b.add_argument("--discard-notebook-edits", action="store_true",
+                   help="build even though the executed notebook holds commentary edits that were not harvested")
     b.set_defaults(func=_build)
+
+    hv = sub.add_parser("harvest", help="copy commentary typed into an executed notebook back to its file",
+                        description="Write the commentary cells of outputs/<council>/<year>/appendix.ipynb back to "
+                                    "the commentary file beside the params (atomically; the previous file is kept "
+                                    "as .bak). Only commentary is taken: everything else is regenerated.")
+    hv.add_argument("notebook", metavar="NOTEBOOK", help="an executed appendix.ipynb")
+    hv.set_defaults(func=_harvest)
+
+    lb = sub.add_parser("lab", help="open JupyterLab on the outputs, to write commentary",
+                        description="Start JupyterLab on the outputs folder with this environment's kernel.")
+    lb.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
+    lb.add_argument("lab_args", nargs="*", metavar="ARG", help="passed to JupyterLab, after --")
+    lb.set_defaults(func=_lab)
 
     vf = sub.add_parser("verify", help="re-execute published appendices and compare every output",
                         description="Re-execute appendix.ipynb (or every one below a folder) with nbval and compare "

@@ -8,6 +8,7 @@ target and swapped in at the end, so a build that fails part-way leaves the prev
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.errors import IroMetricsError
+from iro_metrics.metrics import REGISTRY
+from iro_metrics.report import commentary as C
 from iro_metrics.ingest.load import load_council
 from iro_metrics.metrics import compute_all, to_json
 from iro_metrics.model import build_model
@@ -38,28 +41,49 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
 
 
 def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
-          timings: dict[str, float] | None = None) -> Path:
-    """Build the outputs of one params file; returns their folder. ``timings``, when given, receives the
-    seconds each part took (metrics, execute, html, pdf)."""
+          timings: dict[str, float] | None = None, final: bool = False,
+          discard_notebook_edits: bool = False) -> Path:
+    """Build the outputs of one params file; returns their folder.
+
+    The officers' commentary file beside the params is injected into the narrative cells. The build
+    refuses, changing nothing, when the previous executed notebook holds commentary edits that were not
+    harvested (unless ``discard_notebook_edits``), and with ``final`` while any section still shows the
+    placeholder. ``timings``, when given, receives the seconds each part took.
+    """
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
+    target = output_dir(outputs, params.slug, params.year)
+    _refuse_unharvested(target / "appendix.ipynb", discard_notebook_edits)
+    notes_file = C.commentary_path(params_path)
+    sections = C.read(notes_file)
     data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
     model = build_model(data, population=params.population)
     indicators, tables = compute_all(model)
     clock.lap("metrics")
-    target = output_dir(outputs, params.slug, params.year)
+    figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
+    template = nbformat.read(notebook, as_version=4)
+    placeholders = C.inject(template, sections, Path(os.path.relpath(notes_file, target)).as_posix())
+    for cell in C.commentary_cells(template):  # an unknown figure name fails now, naming the section
+        C.render(cell.source, cell.metadata["iro"]["section"], figures)
+    if final and placeholders:
+        raise C.CommentaryError(f"--final: still no commentary for {', '.join(placeholders)} (write it in "
+                                f"{notes_file} or in the notebook, then harvest)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}-*"):  # scratch of a build that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     work.chmod(0o755)  # mkdtemp makes it private; outputs are for reading
     try:
         doc = to_json(model, council=params.council, computed=(indicators, tables))
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
-        nb = execute(notebook, work / "appendix.ipynb", params, data_dir)
+        nbformat.write(template, work / "template.ipynb")
+        nb = execute(work / "template.ipynb", work / "appendix.ipynb", params, data_dir)
+        (work / "template.ipynb").unlink()
         clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
-        page = to_html(nb, title)
+        page = to_html(_with_figures(nb, figures), title, draft=not final)
         (work / "appendix.html").write_text(page, encoding="utf-8")
         clock.lap("html")
         to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
@@ -93,6 +117,25 @@ def execute(notebook: Path, out: Path, params: Params, data_dir: Path) -> nbform
             cell["id"] = "injected-parameters"  # papermill gives it a random id
     nbformat.write(nb, out)
     return nb
+
+
+def _refuse_unharvested(published: Path, discard: bool) -> None:
+    if discard or not published.exists():
+        return
+    sections = C.edited(nbformat.read(published, as_version=4))
+    if sections:
+        raise C.CommentaryError(
+            f"{published} holds commentary edits that were not harvested ({', '.join(sections)}); nothing was "
+            f"changed. Run `iro-report harvest {published}` first, or build with --discard-notebook-edits "
+            "to throw those edits away")
+
+
+def _with_figures(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy for the page, with ``{{ figure }}`` quotes in the commentary rendered."""
+    page = copy.deepcopy(nb)
+    for cell in C.commentary_cells(page):
+        cell.source = C.render(cell.source, cell.metadata["iro"]["section"], figures)
+    return page
 
 
 class _Clock:
