@@ -8,6 +8,7 @@ target and swapped in at the end, so a build that fails part-way leaves the prev
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -103,11 +104,17 @@ def execute(notebook: Path, out: Path, params: Params, data_dir: Path) -> nbform
 
     parameters = {k: v for k, v in asdict(params).items() if k not in ("la_code",)}
     parameters["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
+    log = out.parent / "kernel.log"
     try:
-        papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(out.parent),
-                                   progress_bar=False, kernel_name="python3")
+        with _stderr_to(log):  # the kernel's start-up chatter; shown only if the build fails
+            papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(out.parent),
+                                       progress_bar=False, kernel_name="python3")
     except PapermillExecutionError as e:
         raise BuildError(f"the appendix notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}") from None
+    except RuntimeError as e:  # the kernel died or would not start
+        raise BuildError(f"the notebook kernel failed: {e}\n{log.read_text(errors='replace')[-2000:]}") from None
+    finally:
+        log.unlink(missing_ok=True)
     nb = nbformat.read(out, as_version=4)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
@@ -136,6 +143,19 @@ def _with_figures(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbforma
     for cell in C.commentary_cells(page):
         cell.source = C.render(cell.source, cell.metadata["iro"]["section"], figures)
     return page
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's standard error (inherited by the kernel it starts) to ``path`` for a while."""
+    saved = os.dup(2)
+    with open(path, "wb") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class _Clock:
