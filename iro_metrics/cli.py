@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from iro_metrics import __version__
 from iro_metrics.errors import FatalDataError, IroMetricsError
@@ -34,8 +35,21 @@ def _metrics(args: argparse.Namespace) -> int:
     from iro_metrics.model import build_model
 
     data = load_council(args.data, args.year, la=args.la)
-    doc = to_json(build_model(data, population=args.population), council=args.council)
+    comparators = None
+    if args.la_code:
+        from iro_metrics.comparators import lookup
+
+        comparators = lookup(args.la_code, data.year.label, local=args.comparators)
+    doc = to_json(build_model(data, population=args.population), council=args.council, comparators=comparators)
     print(json.dumps(doc, indent=2))
+    return 0
+
+
+def _comparators_update(args: argparse.Namespace) -> int:
+    from iro_metrics.comparators.update import update
+
+    for line in update(args.source, args.release):
+        print(line)
     return 0
 
 
@@ -89,6 +103,13 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _regional(args: argparse.Namespace) -> int:
+    from iro_metrics.report.regional import build_regional
+
+    print(f"wrote {build_regional(args.outputs, args.year)}/")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
@@ -134,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(m)
     m.add_argument("--population", type=int, metavar="N", help="the council's population aged 0-17 (ONS)")
     m.add_argument("--council", metavar="NAME", help="council name to record in the output")
+    m.add_argument("--la-code", metavar="CODE", help="the council's code (E06, E08, E09, E10...): adds England, "
+                   "regional and statistical-neighbour comparators")
+    m.add_argument("--comparators", type=Path, metavar="CSV", help="the council's own comparator file")
     m.set_defaults(func=_metrics)
 
     pb = sub.add_parser("publish", help="write the breakdown tables as published CSVs (suppressed)",
@@ -177,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks re-executed in parallel")
     vf.set_defaults(func=_verify)
 
+    rg = sub.add_parser("regional", help="one page comparing the councils built together",
+                        description="Read outputs/<council>/<year>/metrics.json of every council built and write "
+                                    "outputs/regional/<year>/regional.html (and the executed notebook): each key "
+                                    "indicator side by side, with England where DfE publishes it.")
+    rg.add_argument("outputs", nargs="?", default="outputs", metavar="OUTPUTS", help="outputs folder (default: outputs)")
+    rg.add_argument("--year", required=True, metavar="YYYY-YY")
+    rg.set_defaults(func=_regional)
+
     s = sub.add_parser("synth", help="write a synthetic council's data",
                        description="Write synthetic 903 returns and IRO records in the input layout "
                                    "(DIR/<YYYY-YY>/). Deterministic for a seed.")
@@ -192,6 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--councils", type=int, default=1, metavar="K",
                    help="write K councils into DIR/<council-slug>/ (default 1: straight into DIR)")
     s.set_defaults(func=_synth)
+
+    cp = sub.add_parser("comparators", help="the published comparator tables",
+                        description="Manage the DfE tables shipped for England, regional and statistical-neighbour "
+                                    "comparisons.")
+    csub = cp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cu = csub.add_parser("update", help="load a new DfE release",
+                         description="Copy a new release's published tidy CSV files (the same names as the shipped "
+                                     "ones, as downloaded) over the shipped tables, checking their columns, and "
+                                     "record the release each came from.")
+    cu.add_argument("--from", dest="source", required=True, type=Path, metavar="DIR",
+                    help="folder with the downloaded CSV files")
+    cu.add_argument("--release", required=True, metavar="TEXT",
+                    help='e.g. "Children looked after in England including adoptions, 2026 release (DfE)"')
+    cu.set_defaults(func=_comparators_update)
 
     d = sub.add_parser("definitions", help="print the Definitions annex (Markdown)",
                        description="Print every indicator's definition and the data-quality rules, "

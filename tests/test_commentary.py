@@ -169,7 +169,7 @@ def test_an_unknown_figure_name_is_an_error_naming_the_section(council, capsys):
 def test_final_needs_every_section(council, capsys):
     assert run_build(council, "--final") == 1
     assert "--final: still no commentary for summary" in capsys.readouterr().err
-    sections = ["summary", "population", "iro_service", "reviews", "participation", "escalations", "stability",
+    sections = ["summary", "trends", "population", "iro_service", "reviews", "participation", "escalations", "stability",
                 "quality", "priorities"]
     notes(council).write_text("".join(f"## {s}\n\nWritten.\n\n" for s in sections))
     assert run_build(council, "--final") == 0

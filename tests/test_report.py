@@ -53,10 +53,10 @@ def test_html_structure(built):
     assert not re.search(r"(src|href)=\"https?:", page)  # opens offline: no CDN, no network
     assert "<script" not in page and "In&nbsp;[" not in page  # no code, no prompts
     figures = re.findall(r"<figure>.*?</figure>", page, flags=re.S)
-    assert len(figures) == 3
+    assert len(figures) == 8  # five trend lines, three bar charts
     for f in figures:
         alt = re.search(r'alt="([^"]+)"', f).group(1)
-        assert alt.startswith("Bar chart of") and len(alt) > 60  # states what the chart shows
+        assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60  # states what it shows
         assert "<figcaption>Figure " in f
     assert "No description has been provided" not in page
     tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
@@ -83,7 +83,7 @@ def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
                     walk(kid)
 
         walk(pdf.Root.StructTreeRoot)
-        assert len(figures) == 3 and all(a.startswith("Bar chart of") for a in figures)
+        assert len(figures) == 8 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
         fonts = [f for page in pdf.pages for f in page.Resources.get("/Font", {}).values()]
         assert fonts and all("/FontFile2" in f.DescendantFonts[0].FontDescriptor or "/FontFile3" in
                              f.DescendantFonts[0].FontDescriptor for f in fonts if "/DescendantFonts" in f)

@@ -50,9 +50,11 @@ def _table_records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 
 
 def to_json(m: Model, council: str | None = None,
-            computed: tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]] | None = None) -> dict[str, Any]:
+            computed: tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]] | None = None,
+            comparators: dict[str, dict] | None = None) -> dict[str, Any]:
     """The management-information document (unsuppressed) of ``iro-report metrics``; pass
-    ``computed`` (from :func:`compute_all`) when the figures are already computed.
+    ``computed`` (from :func:`compute_all`) when the figures are already computed, and ``comparators``
+    (from :func:`iro_metrics.comparators.lookup`) to carry them beside each indicator.
 
     Findings carry no child identifier: identifier values are never stored in findings.
     """
@@ -61,7 +63,8 @@ def to_json(m: Model, council: str | None = None,
     return {
         "council": council or m.data.la,
         "year": m.year.label,
-        "indicators": {k: v.as_dict() for k, v in indicators.items()},
+        "indicators": {k: {**v.as_dict(), **({"comparators": comparators[k]} if comparators and k in comparators
+                                             else {})} for k, v in indicators.items()},
         "tables": {k: _table_records(v) for k, v in tables.items()},
         "findings": json.loads(f.frame().to_json(orient="records")),
     }

@@ -28,6 +28,7 @@ from iro_metrics.years import CollectionYear
 #: the report's sections in order: id -> heading (ids are stable: commentary is keyed on them)
 REPORT_SECTIONS = {
     "summary": "Summary of key indicators",
+    "trends": "Five-year trends",
     "population": "Children in care",
     "iro_service": "The IRO service and caseloads",
     "reviews": "Reviews and their timeliness",
@@ -44,6 +45,9 @@ KEY_INDICATORS = ["cla_at_31_march", "cla_rate_per_10000", "cla_starts", "cla_ce
                   "reviews_on_time_pct", "children_all_reviews_on_time_pct", "participation_pct",
                   "placements_3plus_pct", "long_term_stability_pct", "iro_caseload_per_fte",
                   "iro_allocated_within_5wd_pct", "escalations_raised", "escalations_resolved_within_20wd_pct"]
+TRENDS = ["cla_rate_per_10000", "reviews_on_time_pct", "participation_pct", "placements_3plus_pct",
+          "long_term_stability_pct"]
+COMPARATOR_COLUMNS = {"england": "England", "region": "Region", "statistical_neighbours": "Statistical neighbours"}
 CHARTS = {"population": "cla_by_age", "reviews": "reviews_by_month", "participation": "participation_by_code"}
 BAR_COLOUR = "#12436D"  # dark blue of the GSS accessible palette: 10:1 contrast on white
 PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "papermill", "nbconvert", "pypandoc_binary",
@@ -59,13 +63,17 @@ class Context:
     tables: dict[str, pd.DataFrame | None]
     previous: dict[str, Indicator] | None
     params: dict
+    comparators: dict[str, dict]
+    history: dict[str, dict[str, Indicator]]  # collection year -> indicators, up to five years
     figures: int = 0
     table_count: int = 0
 
 
 def setup(council: str, year: str, data: str, population: int | None = None, la: str | None = None,
-          timeliness_target: float = 97.0, suppression_threshold: int = 5, **_: object) -> Context:
-    """Load the data, compute every figure (and last year's for comparison), fix display settings."""
+          timeliness_target: float = 97.0, suppression_threshold: int = 5, la_code: str | None = None,
+          comparators: str | None = None, **_: object) -> Context:
+    """Load the data, compute every figure (and each earlier year's, for the change on last year and
+    the five-year trends), look up the published comparators, fix display settings."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,12 +85,20 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     cy = CollectionYear.parse(year)
     loaded = load_council(data, cy, la=la)
     indicators, tables = compute_all(build_model(loaded, population=population))
-    previous = None
-    if loaded.earliest_year < cy:
-        previous, _ = compute_all(build_model(load_council(data, cy.previous(), la=la), population=population))
-    params = {"council": council, "year": year, "population": population, "la": la,
+    history = {cy.label: indicators}
+    for y in range(cy.start_year - 1, max(loaded.earliest_year.start_year, cy.start_year - 4) - 1, -1):
+        earlier = CollectionYear(y)
+        history[earlier.label], _ = compute_all(build_model(load_council(data, earlier, la=la), population=population))
+    history = dict(sorted(history.items()))
+    previous = history.get(cy.previous().label)
+    found = {}
+    if la_code:
+        from iro_metrics.comparators import lookup
+
+        found = lookup(la_code, cy.label, local=comparators)
+    params = {"council": council, "year": year, "la_code": la_code, "population": population, "la": la,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
-    return Context(council, cy, loaded, indicators, tables, previous, params)
+    return Context(council, cy, loaded, indicators, tables, previous, params, found, history)
 
 
 def _show(markup: str) -> None:
@@ -144,10 +160,86 @@ def summary(ctx: Context) -> None:
         now = ctx.indicators[mid]
         before = ctx.previous.get(mid) if ctx.previous else None
         change = _change(now, before, m.unit)
-        rows.append({"indicator": m.title, ctx.year.label: _format(now, m.unit),
-                     ctx.year.previous().label: _format(before, m.unit) if ctx.previous else "x",
-                     "change": change, "target": target.get(mid, "z")})
-    _show(_heading("summary") + table_html(pd.DataFrame(rows), "Key indicators", ctx))
+        row = {"indicator": m.title, ctx.year.label: _format(now, m.unit),
+               ctx.year.previous().label: _format(before, m.unit) if ctx.previous else "x",
+               "change": change}
+        if ctx.comparators:
+            published = ctx.comparators.get(mid, {})
+            for key, label in COMPARATOR_COLUMNS.items():
+                row[label] = _published(published.get(key, {}).get("value", "x"), m.unit)
+        row["target"] = target.get(mid, "z")
+        rows.append(row)
+    note = ""
+    if ctx.comparators:
+        releases = sorted({f["release"] for c in ctx.comparators.values() for f in c.values() if "release" in f})
+        note = (f"<p class=\"source\">England, regional and statistical-neighbour figures as published: "
+                f"{html.escape('; '.join(releases))}. Statistical neighbours: the mean of the ten most similar "
+                "councils' published figures (DfE 2025 model), suppressed figures left out. Contains public "
+                "sector information licensed under the Open Government Licence v3.0.</p>")
+    _show(_heading("summary") + table_html(pd.DataFrame(rows), "Key indicators", ctx) + note)
+
+
+def _published(value: str, unit: str) -> str:
+    from iro_metrics.comparators import numeric
+
+    return f"{value}%" if unit == "percent" and numeric(value) is not None else value
+
+
+def trends(ctx: Context) -> None:
+    """Each key indicator over the years supplied (up to five), with England's published figure."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from iro_metrics.comparators import numeric, trend
+
+    _show(_heading("trends"))
+    years = list(ctx.history)
+    for mid in TRENDS:
+        m = REGISTRY[mid]
+        own = [ctx.history[y][mid].value for y in years]
+        if all(v is None for v in own):
+            continue
+        england = {}
+        if ctx.params.get("la_code"):
+            t = trend(ctx.params["la_code"], mid)
+            england = {r.year: numeric(r.england) for r in t.itertuples()}
+        eng = [england.get(y) for y in years]
+        fig, ax = plt.subplots(figsize=(7.5, 3.0), dpi=110)
+        ax.plot(years, [float("nan") if v is None else v for v in own], marker="o", color=BAR_COLOUR,
+                linewidth=2, label=ctx.council)
+        if any(v is not None for v in eng):
+            ax.plot(years, [float("nan") if v is None else v for v in eng], marker="s", linestyle="--",
+                    color="#505a5f", linewidth=1.5, label="England")
+        ax.set_ylabel(_label(m.unit if m.unit != "rate" else "per 10,000"))
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False, fontsize=8)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+        plt.close(fig)
+        ctx.figures += 1
+        fmt = (lambda v: "x" if v is None else (f"{v:g}%" if m.unit == "percent" else f"{v:g}"))  # noqa: E731
+        words = _direction(own)
+        alt = (f"Line chart of {m.title[:1].lower() + m.title[1:]} from {years[0]} to {years[-1]}: "
+               f"{ctx.council} {words}, " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, own, strict=True)))
+        if any(v is not None for v in eng):
+            alt += "; England " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, eng, strict=True))
+        display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
+                metadata={"image/png": {"alt": alt + ".", "caption": f"Figure {ctx.figures}. {m.title}, "
+                                                                       f"{years[0]} to {years[-1]}."}})
+        rows = [{"year": y, ctx.council: fmt(v), "England": fmt(e) if england else "x"}
+                for y, v, e in zip(years, own, eng, strict=True)]
+        _show(table_html(pd.DataFrame(rows), f"{m.title} by year", ctx))
+
+
+def _direction(values: list) -> str:
+    known = [v for v in values if v is not None]
+    if len(known) < 2:
+        return "one year of data"
+    first, last = known[0], known[-1]
+    if last == first:
+        return "unchanged over the period"
+    return f"{'up' if last > first else 'down'} from {first:g} to {last:g}"
 
 
 def section(ctx: Context, section: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from iro_metrics.comparators import lookup
 from iro_metrics.errors import IroMetricsError
 from iro_metrics.metrics import REGISTRY
 from iro_metrics.report import commentary as C
@@ -62,6 +63,8 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     model = build_model(data, population=params.population)
     indicators, tables = compute_all(model)
     clock.lap("metrics")
+    local = (params_path.parent / params.comparators).resolve() if params.comparators else None
+    comparators = lookup(params.la_code, params.year, local=local) if params.la_code else None
     figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
     template = nbformat.read(notebook, as_version=4)
     placeholders = C.inject(template, sections, Path(os.path.relpath(notes_file, target)).as_posix())
@@ -76,11 +79,11 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     work.chmod(0o755)  # mkdtemp makes it private; outputs are for reading
     try:
-        doc = to_json(model, council=params.council, computed=(indicators, tables))
+        doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
         nbformat.write(template, work / "template.ipynb")
-        nb = execute(work / "template.ipynb", work / "appendix.ipynb", params, data_dir)
+        nb = execute(work / "template.ipynb", work / "appendix.ipynb", params, data_dir, local)
         (work / "template.ipynb").unlink()
         clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
@@ -95,15 +98,18 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     return target
 
 
-def execute(notebook: Path, out: Path, params: Params, data_dir: Path) -> nbformat.NotebookNode:
+def execute(notebook: Path, out: Path, params: Params, data_dir: Path,
+            comparators: Path | None = None) -> nbformat.NotebookNode:
     """Run the notebook with papermill in its output folder, the data folder given relative to it (so
     that a reviewer can re-run the published notebook where it lies); strip run times so that the same
     inputs give the same file."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    parameters = {k: v for k, v in asdict(params).items() if k not in ("la_code",)}
+    parameters = asdict(params)
     parameters["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
+    if comparators is not None:
+        parameters["comparators"] = Path(os.path.relpath(comparators, out.parent)).as_posix()
     log = out.parent / "kernel.log"
     try:
         with _stderr_to(log):  # the kernel's start-up chatter; shown only if the build fails

@@ -39,6 +39,7 @@ class Params:
     population: int | None = None  # 0-17, ONS mid-year estimate
     timeliness_target: float = 97.0  # % of reviews on time
     suppression_threshold: int = 5
+    comparators: str | None = None  # the council's own comparator file (local indicators), relative to this file
 
     @property
     def slug(self) -> str:
@@ -46,7 +47,7 @@ class Params:
 
 
 _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
-          "timeliness_target": float, "suppression_threshold": int}
+          "timeliness_target": float, "suppression_threshold": int, "comparators": str}
 _REQUIRED = {"council", "year", "data"}
 
 
