@@ -21,7 +21,8 @@ def published(tmp_path_factory, demo_data) -> Path:
     shutil.copytree(demo_data, root / "data")
     params = root / "params" / "demo" / "2024-25.yaml"
     params.parent.mkdir(parents=True)
-    params.write_text("council: Demo Borough\nyear: 2024-25\ndata: ../../data\npopulation: 52000\n")
+    params.write_text("council: Demo Borough\nyear: 2024-25\ndata: ../../data\npopulation: 52000\n"
+                      "la_code: E09000028\n")
     build(params, outputs=root / "outputs")
     return root
 
@@ -65,4 +66,5 @@ def test_tampered_metrics_json_is_caught(published, tmp_path, capsys):
     table.write_text(table.read_text().replace("Under 1,", "Under 1,1"))
     assert main(["verify", str(copy / "outputs")]) == 1
     out = capsys.readouterr().out
-    assert "metrics.json: reviews_on_time_pct is" in out and "tables/cla_by_age.csv differs" in out
+    assert "metrics.json: reviews_on_time_pct: it is 99.9 but the notebook gives" in out
+    assert "tables/cla_by_age.csv differs" in out

@@ -370,7 +370,8 @@ def record(ctx: Context) -> None:
     from IPython.display import display
 
     threshold = ctx.params["suppression_threshold"]
-    doc = {"indicators": {k: v.as_dict() for k, v in ctx.indicators.items()},
+    doc = {"indicators": {k: {**v.as_dict(), **({"comparators": ctx.comparators[k]} if k in ctx.comparators else {})}
+                          for k, v in ctx.indicators.items()},
            "tables": {k: publish_table(v, threshold).to_dict(orient="records")
                       for k, v in ctx.tables.items() if v is not None}}
     display({"application/json": doc}, raw=True)

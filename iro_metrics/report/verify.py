@@ -128,7 +128,10 @@ def consistency(notebook: Path) -> list[str]:
         published = json.loads(metrics.read_text(encoding="utf-8"))["indicators"]
         for key, value in recorded["indicators"].items():
             if published.get(key) != value:
-                problems.append(f"metrics.json: {key} is {published.get(key)} but the notebook gives {value}")
+                shown = (published.get(key) or {}).get("value")
+                what = "its comparators differ" if shown == value.get("value") else \
+                    f"it is {shown} but the notebook gives {value.get('value')}"
+                problems.append(f"metrics.json: {key}: {what}")
     tables = notebook.parent / "tables"
     for name, rows in recorded["tables"].items():
         path = tables / f"{name}.csv"
