@@ -121,14 +121,19 @@ def execute(notebook: Path, out: Path, params: Params, data_dir: Path,
         raise BuildError(f"the notebook kernel failed: {e}\n{log.read_text(errors='replace')[-2000:]}") from None
     finally:
         log.unlink(missing_ok=True)
-    nb = nbformat.read(out, as_version=4)
+    return tidy_executed(out)
+
+
+def tidy_executed(path: Path) -> nbformat.NotebookNode:
+    """Strip papermill's run times and random cell id, so the same inputs give the same file."""
+    nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id
-    nbformat.write(nb, out)
+    nbformat.write(nb, path)
     return nb
 
 

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 
 from iro_metrics.errors import UsageError
@@ -60,7 +59,7 @@ def build_regional(outputs: str | Path, year: str) -> Path:
     """``outputs/regional/<year>/regional.ipynb`` and ``.html``, written atomically."""
     import papermill
 
-    from iro_metrics.report.build import _stderr_to, _swap
+    from iro_metrics.report.build import _stderr_to, _swap, tidy_executed
     from iro_metrics.report.render import to_html
 
     outputs = Path(outputs)
@@ -76,14 +75,7 @@ def build_regional(outputs: str | Path, year: str) -> Path:
                                        kernel_name="python3",
                                        parameters={"outputs": os.path.relpath(outputs, work), "year": year})
         (work / "kernel.log").unlink()
-        nb = nbformat.read(out, as_version=4)
-        nb.metadata.pop("papermill", None)
-        for cell in nb.cells:
-            cell.metadata.pop("papermill", None)
-            cell.metadata.pop("execution", None)
-            if "injected-parameters" in cell.metadata.get("tags", []):
-                cell["id"] = "injected-parameters"
-        nbformat.write(nb, out)
+        nb = tidy_executed(out)
         (work / "regional.html").write_text(to_html(nb, f"Regional summary {year}", draft=False), encoding="utf-8")
         _swap(work, target)
     finally:
