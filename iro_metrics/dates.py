@@ -66,10 +66,6 @@ def add_months(dates: pd.Series, months: int | pd.Series) -> pd.Series:
     return _back(out, dates)
 
 
-def add_days(dates: pd.Series, days: int) -> pd.Series:
-    return dates + pd.Timedelta(days=days)
-
-
 def age_in_years(dob: pd.Series, on: pd.Series | pd.Timestamp) -> pd.Series:
     """Completed years from ``dob`` to ``on`` (a birthday counts on the day itself)."""
     on = on if isinstance(on, pd.Series) else pd.Series(on, index=dob.index)

@@ -61,11 +61,6 @@ def suppress_counts(counts: pd.DataFrame, threshold: int = 5, rows_total: bool =
     return pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
 
 
-def percent_hidden(numerator_hidden: pd.Series, denominator_hidden: pd.Series | bool = False) -> pd.Series:
-    """A percentage is hidden when its numerator or its denominator is."""
-    return numerator_hidden | denominator_hidden
-
-
 COUNT_FORMAT, PERCENT_FORMAT = "{:,.0f}", "{:.1f}"
 
 

@@ -22,7 +22,7 @@ from iro_metrics.ingest.load import CouncilData, load_council
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
-from iro_metrics.present.suppression import NOT_AVAILABLE
+from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE
 from iro_metrics.years import CollectionYear
 
 #: the report's sections in order: id -> heading (ids are stable: commentary is keyed on them)
@@ -167,7 +167,7 @@ def summary(ctx: Context) -> None:
             published = ctx.comparators.get(mid, {})
             for key, label in COMPARATOR_COLUMNS.items():
                 row[label] = _published(published.get(key, {}).get("value", "x"), m.unit)
-        row["target"] = target.get(mid, "z")
+        row["target"] = target.get(mid, NOT_APPLICABLE)
         rows.append(row)
     note = ""
     if ctx.comparators:

@@ -44,10 +44,6 @@ class Table:
     def dfe_columns(self) -> list[str]:
         return [c.dfe_name for c in self.columns]
 
-    @property
-    def renames(self) -> dict[str, str]:
-        return {c.dfe_name: c.name for c in self.columns}
-
 
 @dataclass(frozen=True)
 class Code:
