@@ -75,6 +75,21 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_all(args: argparse.Namespace) -> int:
+    import glob
+
+    from iro_metrics.report.batch import build_all, summary
+
+    params = args.params or sorted(glob.glob("params/*/*.yaml"))
+    if not params:
+        print("error: no params files (params/<council>/<year>.yaml)", file=sys.stderr)
+        return 1
+    results = build_all(params, outputs=args.outputs, workers=args.workers, force=args.force,
+                        progress=lambda line: print(line, flush=True))
+    print(summary(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def _harvest(args: argparse.Namespace) -> int:
     from iro_metrics.report.commentary import harvest_notebook
 
@@ -179,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--discard-notebook-edits", action="store_true",
                    help="build even though the executed notebook holds commentary edits that were not harvested")
     b.set_defaults(func=_build)
+
+    ba = sub.add_parser("build-all", help="build many councils and years in parallel, skipping unchanged ones",
+                        description="Build every params file given (default: params/*/*.yaml) in parallel. A "
+                                    "council-year whose inputs, params, commentary, template and package version are "
+                                    "unchanged since its last build is skipped. One failure does not stop the "
+                                    "others; its log is kept beside its outputs. Exits 1 if any failed.")
+    ba.add_argument("params", nargs="*", metavar="PARAMS")
+    ba.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
+    ba.add_argument("--workers", type=int, default=2, metavar="N", help="builds at once (default 2)")
+    ba.add_argument("--force", action="store_true", help="rebuild even what has not changed")
+    ba.set_defaults(func=_build_all)
 
     hv = sub.add_parser("harvest", help="copy commentary typed into an executed notebook back to its file",
                         description="Write the commentary cells of outputs/<council>/<year>/appendix.ipynb back to "

@@ -92,6 +92,10 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         clock.lap("html")
         to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
         clock.lap("pdf")
+        from iro_metrics.report.batch import MANIFEST, manifest
+
+        (work / MANIFEST).write_text(json.dumps(manifest(params_path), indent=2, sort_keys=True) + "\n",
+                                     encoding="utf-8")
         _swap(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
