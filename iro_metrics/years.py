@@ -46,6 +46,12 @@ class CollectionYear:
         return self.label
 
 
+def is_year_label(name: str) -> bool:
+    """True for a collection-year label such as a data folder's name, ``2024-25``."""
+    m = _PATTERN.match(name)
+    return bool(m) and (int(m.group(1)) + 1) % 100 == int(m.group(2))
+
+
 def year_of(dates: pd.Series) -> pd.Series:
     """Start year of the collection year each date falls in (NaN where the date is missing)."""
     return dates.dt.year - (dates.dt.month < 4).astype("Int64")

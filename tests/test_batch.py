@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from iro_metrics.cli import main
-from iro_metrics.report.batch import build_all, manifest, summary
+from iro_metrics.report.batch import NOTEBOOK, build_all, summary
+from iro_metrics.report.manifest import manifest
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_unchanged_council_years_are_skipped(region):
     results = build_all(ok, outputs=region / "outputs", workers=2)
     assert [r.status for r in results] == ["skipped", "skipped"]
     recorded = json.loads((region / "outputs" / "north-town" / "2024-25" / "build.json").read_text())
-    assert recorded["fingerprint"] == manifest(ok[0])["fingerprint"]
+    assert recorded["fingerprint"] == manifest(ok[0], NOTEBOOK)["fingerprint"]
     assert "data/2024-25/episodes.csv" in recorded["inputs"] and "commentary" in recorded["inputs"]
 
 
@@ -64,11 +65,11 @@ def test_a_change_rebuilds_only_its_council_and_force_rebuilds_all(region):
 
 def test_a_later_return_does_not_invalidate_an_earlier_year(region, tmp_path):
     p = params(region)[1]
-    before = manifest(p)["fingerprint"]
+    before = manifest(p, NOTEBOOK)["fingerprint"]
     later = region / "data" / "2025-26"
     later.mkdir()
     (later / "episodes.csv").write_text("CHILD,DECOM\n")
     try:
-        assert manifest(p)["fingerprint"] == before
+        assert manifest(p, NOTEBOOK)["fingerprint"] == before
     finally:
         shutil.rmtree(later)

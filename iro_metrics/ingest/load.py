@@ -11,7 +11,6 @@ Two layouts are accepted:
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +22,8 @@ from iro_metrics.ingest import findings as F
 from iro_metrics.ingest.checks import check_combined, check_return
 from iro_metrics.ingest.combine import combine
 from iro_metrics.ingest.read import RawTable, read_raw, type_table
-from iro_metrics.years import CollectionYear
+from iro_metrics.years import CollectionYear, is_year_label
 
-_YEAR_DIR = re.compile(r"^\d{4}-\d{2}$")
 
 
 @dataclass
@@ -59,7 +57,7 @@ def empty_table(table: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=_EMPTY_DTYPES.get(c.type, "string")) for c in cols})
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -100,7 +98,7 @@ def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[P
               ) -> tuple[dict[int, list[RawTable]], list[str], str | None]:
     """Raw tables per collection start year, up to ``year``."""
     notes: list[str] = []
-    year_dirs = sorted(p for p in data.iterdir() if p.is_dir() and _YEAR_DIR.match(p.name))
+    year_dirs = sorted(p for p in data.iterdir() if p.is_dir() and is_year_label(p.name))
     if year_dirs:
         out: dict[int, list[RawTable]] = {}
         for d in year_dirs:
@@ -187,7 +185,7 @@ def load_council(data: str | Path, year: str | CollectionYear, la: str | None = 
         cy = CollectionYear(sy)
         typed: dict[str, pd.DataFrame] = {}
         for r in raws:
-            files.setdefault(r.label, _sha256(r.path))
+            files.setdefault(r.label, sha256_file(r.path))
             if r.table.first_year and cy < r.table.first_year:
                 found.add(F.make(r.label, pd.Series([1]), None, None, "table-not-in-year", "ignored",
                                  f"the {r.table.key} table starts in {r.table.first_year.label}; "

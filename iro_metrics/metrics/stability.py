@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from iro_metrics.dates import add_months
 from iro_metrics.metrics.registry import Indicator, metric, percent
 from iro_metrics.model import Model, open_during
-
-import pandas as pd
 
 
 def placements_in_year(m: Model) -> pd.Series:

@@ -1,15 +1,12 @@
 """``iro-report build-all``: many councils and years, in parallel, skipping what has not changed.
 
-A build writes ``build.json`` beside its outputs: the fingerprint of everything the outputs depend
-on (the params file, the commentary file, every input file up to the year, a council's own
-comparator file, the shipped comparator tables, the notebook template, the package version). A
-council-year whose fingerprint is unchanged is skipped; ``force`` rebuilds. One council's failure
+A build writes ``build.json`` beside its outputs (``report/manifest.py``): the fingerprint of
+everything the outputs depend on. A council-year whose fingerprint is unchanged is skipped; ``force`` rebuilds. One council's failure
 does not stop the others: its reason goes in the summary and its log beside its outputs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import time
@@ -17,19 +14,12 @@ import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from iro_metrics import __version__
-from iro_metrics.comparators import DATA as COMPARATORS
 from iro_metrics.errors import FatalDataError
 from iro_metrics.report.build import NOTEBOOK, build, output_dir
-from iro_metrics.report.commentary import commentary_path
+from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import load_params
-from iro_metrics.years import CollectionYear
-
-MANIFEST = "build.json"
-
 
 @dataclass
 class Result:
@@ -41,54 +31,13 @@ class Result:
     reason: str = ""
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@lru_cache(maxsize=1)
-def _shared_inputs() -> dict[str, str]:
-    """What every council's outputs depend on: the template, the shipped tables, the code version."""
-    files = {f"template/{NOTEBOOK.name}": _sha(NOTEBOOK)}
-    files.update({f"comparators/{p.name}": _sha(p) for p in sorted(COMPARATORS.iterdir()) if p.is_file()})
-    files["iro-metrics"] = __version__
-    return files
-
-
-def manifest(params_path: str | Path) -> dict:
-    """The inputs of one council-year, each with its SHA-256, and their combined fingerprint."""
-    params_path = Path(params_path)
-    params, data_dir = load_params(params_path)
-    year = CollectionYear.parse(params.year)
-    inputs = {"params": _sha(params_path)}
-    notes = commentary_path(params_path)
-    inputs["commentary"] = _sha(notes) if notes.exists() else "none"
-    for path in sorted(data_dir.rglob("*.csv")):
-        rel = path.relative_to(data_dir)
-        top = rel.parts[0] if len(rel.parts) > 1 else ""
-        if top and _is_year(top) and CollectionYear.parse(top) > year:
-            continue  # a later return does not change this year's outputs
-        inputs[f"data/{rel.as_posix()}"] = _sha(path)
-    if params.comparators:
-        inputs["local comparators"] = _sha(params_path.parent / params.comparators)
-    inputs.update(_shared_inputs())
-    fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-    return {"fingerprint": fingerprint, "inputs": inputs}
-
-
-def _is_year(name: str) -> bool:
-    try:
-        CollectionYear.parse(name)
-        return True
-    except Exception:  # noqa: BLE001 - any folder that is not a collection year
-        return False
-
-
 def up_to_date(params_path: Path, outputs: Path) -> bool:
     params, _ = load_params(params_path)
     recorded = output_dir(outputs, params.slug, params.year) / MANIFEST
     if not recorded.exists():
         return False
-    return json.loads(recorded.read_text(encoding="utf-8")).get("fingerprint") == manifest(params_path)["fingerprint"]
+    return json.loads(recorded.read_text(encoding="utf-8")).get("fingerprint") == \
+        manifest(params_path, NOTEBOOK)["fingerprint"]
 
 
 def _build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:

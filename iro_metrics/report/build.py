@@ -22,12 +22,12 @@ import nbformat
 
 from iro_metrics.comparators import lookup
 from iro_metrics.errors import IroMetricsError
-from iro_metrics.metrics import REGISTRY
-from iro_metrics.report import commentary as C
 from iro_metrics.ingest.load import load_council
-from iro_metrics.metrics import compute_all, to_json
+from iro_metrics.metrics import REGISTRY, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
+from iro_metrics.report import commentary as C
+from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.render import to_html, to_pdf
 
@@ -92,9 +92,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         clock.lap("html")
         to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
         clock.lap("pdf")
-        from iro_metrics.report.batch import MANIFEST, manifest
-
-        (work / MANIFEST).write_text(json.dumps(manifest(params_path), indent=2, sort_keys=True) + "\n",
+        (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
                                      encoding="utf-8")
         _swap(work, target)
     finally:

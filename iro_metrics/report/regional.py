@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from iro_metrics.errors import UsageError
-from iro_metrics.metrics import REGISTRY
+from iro_metrics.metrics import REGISTRY, Indicator
 from iro_metrics.report.appendix import KEY_INDICATORS, Context, _format, table_html
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "regional.ipynb"
@@ -41,8 +41,6 @@ def summary(outputs: str, year: str) -> None:
         england = None
         for council, doc in docs.items():
             ind = doc["indicators"][mid]
-            from iro_metrics.metrics.registry import Indicator
-
             row[council] = _format(Indicator(ind["value"], ind["numerator"], ind["denominator"]), m.unit)
             england = england or ind.get("comparators", {}).get("england", {}).get("value")
         row["England"] = england or "x"

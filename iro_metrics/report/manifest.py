@@ -1,0 +1,50 @@
+"""The build manifest (``build.json``): the SHA-256 of everything a council-year's outputs depend on
+(the params file, the commentary file, every input file up to the year, a council's own comparator
+file, the notebook template, the shipped comparator tables, the package version) and their combined
+fingerprint. ``build-all`` skips a council-year whose fingerprint is unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from iro_metrics import __version__
+from iro_metrics.comparators import DATA as COMPARATORS
+from iro_metrics.ingest.load import sha256_file
+from iro_metrics.report.commentary import commentary_path
+from iro_metrics.report.params import load_params
+from iro_metrics.years import CollectionYear, is_year_label
+
+MANIFEST = "build.json"
+
+
+@lru_cache(maxsize=1)
+def _shared_inputs() -> dict[str, str]:
+    """What every council's outputs depend on: the shipped tables and the code version."""
+    files = {f"comparators/{p.name}": sha256_file(p) for p in sorted(COMPARATORS.iterdir()) if p.is_file()}
+    files["iro-metrics"] = __version__
+    return files
+
+
+def manifest(params_path: str | Path, notebook: Path) -> dict:
+    """The inputs of one council-year built from ``notebook``, each with its SHA-256, and their
+    combined fingerprint."""
+    params_path = Path(params_path)
+    params, data_dir = load_params(params_path)
+    year = CollectionYear.parse(params.year)
+    inputs = {"params": sha256_file(params_path), f"template/{notebook.name}": sha256_file(notebook)}
+    notes = commentary_path(params_path)
+    inputs["commentary"] = sha256_file(notes) if notes.exists() else "none"
+    for path in sorted(data_dir.rglob("*.csv")):
+        rel = path.relative_to(data_dir)
+        top = rel.parts[0] if len(rel.parts) > 1 else ""
+        if top and is_year_label(top) and CollectionYear.parse(top) > year:
+            continue  # a later return does not change this year's outputs
+        inputs[f"data/{rel.as_posix()}"] = sha256_file(path)
+    if params.comparators:
+        inputs["local comparators"] = sha256_file(params_path.parent / params.comparators)
+    inputs.update(_shared_inputs())
+    fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return {"fingerprint": fingerprint, "inputs": inputs}
