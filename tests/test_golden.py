@@ -56,3 +56,16 @@ def test_definitions_doc_is_generated_from_the_code(capsys):
     assert main(["definitions"]) == 0
     doc = (Path(__file__).parents[1] / "docs" / "definitions.md").read_text()
     assert capsys.readouterr().out == doc, "docs/definitions.md is stale: run `iro-report definitions > docs/definitions.md`"
+
+
+def test_a_subset_of_metrics_gives_the_same_figures(demo_data):
+    """The trends compute only the indicators they show for earlier years: the same values."""
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.metrics import compute_all
+    from iro_metrics.model import build_model
+
+    model = build_model(load_council(demo_data, "2023-24"))
+    every, _ = compute_all(model)
+    some, tables = compute_all(model, only={"cla_at_31_march", "reviews_on_time_pct"})
+    assert list(some) == ["cla_at_31_march", "reviews_on_time_pct"] and tables == {}
+    assert some == {k: every[k] for k in some}

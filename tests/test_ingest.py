@@ -6,11 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from iro_metrics.cli import main
 from iro_metrics.errors import FatalDataError, UsageError
-from iro_metrics.ingest.load import load_council
+from iro_metrics.ingest.load import load_council, load_history
 
 
 @pytest.fixture
@@ -279,3 +280,32 @@ def test_blank_lines_keep_row_numbers_right(good):
     [row] = data.findings.frame().to_dict("records")
     assert (row["row"], row["rule"]) == (5, "unknown-code")  # the header is row 1; two blank rows skipped
     assert len(data["reviews"]) == 2
+
+
+def _same(a, b) -> None:
+    assert a.year == b.year and a.earliest_year == b.earliest_year and a.files == b.files and a.notes == b.notes
+    assert sorted(a.tables) == sorted(b.tables)
+    for key in a.tables:
+        pd.testing.assert_frame_equal(a.tables[key], b.tables[key])
+    pd.testing.assert_frame_equal(a.findings.frame(), b.findings.frame())
+
+
+def test_history_loads_each_year_as_load_council_does(demo_data):
+    """The five-year trends read each return once; every year must come out exactly as on its own."""
+    years = load_history(demo_data, "2024-25", earlier=4)
+    assert list(years) == ["2020-21", "2021-22", "2022-23", "2023-24", "2024-25"]
+    for label, data in years.items():
+        _same(data, load_council(demo_data, label))
+    assert list(load_history(demo_data, "2022-23", earlier=1)) == ["2021-22", "2022-23"]
+
+
+def test_history_of_liia_flat_files_with_findings(tmp_path):
+    from test_peer_data import flat
+    from conftest import shared_path
+
+    src = shared_path("data", "peer-903", "cs-demand-model-regional")
+    root = flat(tmp_path, {p.name: p for p in src.glob("*.csv")})
+    years = load_history(root, "2021-22", la="Bromley", earlier=4)
+    assert len(years) > 1 and any(len(d.findings) for d in years.values())
+    for label, data in years.items():
+        _same(data, load_council(root, label, la="Bromley"))

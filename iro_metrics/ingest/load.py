@@ -94,6 +94,19 @@ def _liia_years(raw: RawTable) -> pd.Series:
     return y, start_convention
 
 
+def _las(flat: list[RawTable]) -> list[str]:
+    return sorted(set().union(*(set(r.frame["LA"]) for r in flat)) - {""})
+
+
+def liia_councils(data: str | Path) -> list[str]:
+    """The councils (``LA`` values) in a folder of LIIA flat files; none if it holds none."""
+    problems: list[Problem] = []
+    raws = _read_folder(Path(data), "", problems, set())
+    if problems:
+        raise FatalDataError(problems)
+    return _las([r for r in raws if r.liia])
+
+
 def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[Problem], unreadable: set[str]
               ) -> tuple[dict[int, list[RawTable]], list[str], str | None]:
     """Raw tables per collection start year, up to ``year``."""
@@ -113,7 +126,7 @@ def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[P
     if not flat:
         raise UsageError(f"{data}: expected one folder per collection year named like {year.label}/, "
                          "or LIIA flat files with LA and YEAR columns")
-    las = sorted(set().union(*(set(r.frame["LA"]) for r in flat)) - {""})
+    las = _las(flat)
     if la is None:
         if len(las) > 1:
             raise UsageError(f"{data}: the files hold {len(las)} councils; choose one with --la "
@@ -150,6 +163,18 @@ def load_council(data: str | Path, year: str | CollectionYear, la: str | None = 
 
     Raises :class:`FatalDataError` listing every file-level problem at once.
     """
+    year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
+    return load_history(data, year, la=la)[year.label]
+
+
+def load_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0
+                 ) -> dict[str, CouncilData]:
+    """``year`` and up to ``earlier`` collection years before it (those supplied), each as
+    :func:`load_council` would load it, keyed by label, oldest first.
+
+    Each return is read, typed and checked once and shared by every year it belongs to: the five-year
+    trends cost one load, not five.
+    """
     data = Path(data)
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
     if not data.is_dir():
@@ -172,34 +197,57 @@ def load_council(data: str | Path, year: str | CollectionYear, la: str | None = 
             seen.setdefault(r.table.key, r.label)
     if problems:
         raise FatalDataError(problems)
-    if la:
-        have = {r.table.key for raws in per_year.values() for r in raws}
-        missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
-        if missing:
-            notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
 
-    found = F.Findings()
-    parts: dict[str, list[pd.DataFrame]] = {}
-    files: dict[str, str] = {}
-    for sy, raws in sorted(per_year.items()):
-        cy = CollectionYear(sy)
-        typed: dict[str, pd.DataFrame] = {}
-        for r in raws:
-            files.setdefault(r.label, sha256_file(r.path))
-            if r.table.first_year and cy < r.table.first_year:
-                found.add(F.make(r.label, pd.Series([1]), None, None, "table-not-in-year", "ignored",
-                                 f"the {r.table.key} table starts in {r.table.first_year.label}; "
-                                 f"{len(r.frame)} rows ignored for {cy.label}"))
-                continue
-            df = type_table(r, cy, found)
-            df["_year"] = sy
-            typed[r.table.key] = df
-        typed = check_return(typed, cy, found)
-        for key, df in typed.items():
-            parts.setdefault(key, []).append(df)
-    combined = {key: combine(frames, key) for key, frames in parts.items()}
-    combined = {k: v for k, v in combined.items() if len(v.columns)}
+    returns = {sy: _check_return(CollectionYear(sy), raws) for sy, raws in sorted(per_year.items())}
     earliest = CollectionYear(min(per_year))
-    check_combined(combined, earliest, year, found)
-    return CouncilData(year=year, earliest_year=earliest, tables=combined, findings=found,
-                       files=files, notes=notes, la=la)
+    out: dict[str, CouncilData] = {}
+    for sy in sorted(per_year):
+        if sy < year.start_year - earlier:
+            continue
+        cy = CollectionYear(sy)
+        found = F.Findings()
+        parts: dict[str, list[pd.DataFrame]] = {}
+        files: dict[str, str] = {}
+        for r in (returns[y] for y in sorted(returns) if y <= sy):
+            found.parts.extend(r.findings.parts)
+            files.update(r.files)
+            for key, df in r.tables.items():
+                parts.setdefault(key, []).append(df)
+        combined = {key: combine(frames, key) for key, frames in parts.items()}
+        combined = {k: v for k, v in combined.items() if len(v.columns)}
+        check_combined(combined, earliest, cy, found)
+        year_notes = list(notes)
+        if la:
+            have = {r.table.key for y, raws in per_year.items() if y <= sy for r in raws}
+            missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
+            if missing:
+                year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
+        out[cy.label] = CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found,
+                                    files=files, notes=year_notes, la=la)
+    return out
+
+
+@dataclass
+class _Return:
+    """One collection year's return, typed and checked on its own."""
+
+    tables: dict[str, pd.DataFrame]
+    findings: F.Findings
+    files: dict[str, str]
+
+
+def _check_return(cy: CollectionYear, raws: list[RawTable]) -> _Return:
+    found = F.Findings()
+    typed: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    for r in raws:
+        files.setdefault(r.label, sha256_file(r.path))
+        if r.table.first_year and cy < r.table.first_year:
+            found.add(F.make(r.label, pd.Series([1]), None, None, "table-not-in-year", "ignored",
+                             f"the {r.table.key} table starts in {r.table.first_year.label}; "
+                             f"{len(r.frame)} rows ignored for {cy.label}"))
+            continue
+        df = type_table(r, cy, found)
+        df["_year"] = cy.start_year
+        typed[r.table.key] = df
+    return _Return(check_return(typed, cy, found), found, files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -25,13 +26,16 @@ def _supplied(m: Model, metric: Metric) -> bool:
     return all(m.data.has(t) for t in metric.needs)
 
 
-def compute_all(m: Model) -> tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]]:
-    """Every registered indicator and table; a metric whose input is not supplied gives value None
-    (indicators) or None (tables)."""
+def compute_all(m: Model, only: Collection[str] | None = None
+                ) -> tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]]:
+    """Every registered indicator and table (or just those in ``only``); a metric whose input is not
+    supplied gives value None (indicators) or None (tables)."""
     indicators: dict[str, Indicator] = {}
     tables: dict[str, pd.DataFrame | None] = {}
     for metric in ordered():
         mid = metric.id
+        if only is not None and mid not in only:
+            continue
         try:
             result = metric.func(m) if _supplied(m, metric) else None
         except Exception as e:  # name the metric and its section, not just a traceback

@@ -17,8 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pandas as pd
 
 from iro_metrics import __version__
-from iro_metrics.ingest.findings import RULES
-from iro_metrics.ingest.load import CouncilData, load_council
+from iro_metrics.ingest.load import CouncilData, load_history
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
@@ -83,13 +82,12 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
-    loaded = load_council(data, cy, la=la)
+    years = load_history(data, cy, la=la, earlier=4)
+    loaded = years[cy.label]
     indicators, tables = compute_all(build_model(loaded, population=population))
-    history = {cy.label: indicators}
-    for y in range(cy.start_year - 1, max(loaded.earliest_year.start_year, cy.start_year - 4) - 1, -1):
-        earlier = CollectionYear(y)
-        history[earlier.label], _ = compute_all(build_model(load_council(data, earlier, la=la), population=population))
-    history = dict(sorted(history.items()))
+    earlier = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
+    history = {label: indicators if label == cy.label else
+               compute_all(build_model(d, population=population), only=earlier)[0] for label, d in years.items()}
     previous = history.get(cy.previous().label)
     found = {}
     if la_code:
