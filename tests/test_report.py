@@ -15,7 +15,8 @@ import pikepdf
 import pytest
 
 from iro_metrics.errors import MetricError
-from iro_metrics.report.build import BuildError, build
+from iro_metrics.report.build import build
+from iro_metrics.report.kernel import BuildError
 
 OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "metrics.json"]
 A11Y = Path(__file__).parent / "a11y"

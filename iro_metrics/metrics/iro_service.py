@@ -6,7 +6,7 @@ import pandas as pd
 
 from iro_metrics.dates import add_working_days
 from iro_metrics.metrics.population import starts_in_year
-from iro_metrics.metrics.registry import NOT_SUPPLIED, Indicator, metric, percent, round_half_up, table
+from iro_metrics.metrics.registry import Indicator, metric, percent, round_half_up, table
 from iro_metrics.model import Model, open_during, open_on
 
 STAFF = ("iro_staff",)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from iro_metrics import spec
 from iro_metrics.metrics.registry import NOT_SUPPLIED, Indicator, count, metric, round_half_up, table
-from iro_metrics.model import Model, open_during, open_on
+from iro_metrics.model import Model, open_during
 
 AGE_BANDS = [(0, 0, "Under 1"), (1, 4, "1 to 4"), (5, 9, "5 to 9"), (10, 15, "10 to 15"), (16, 200, "16 and over")]
 

@@ -8,7 +8,6 @@ target and swapped in at the end, so a build that fails part-way leaves the prev
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -21,21 +20,17 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.comparators import lookup
-from iro_metrics.errors import IroMetricsError
 from iro_metrics.ingest.load import load_council
 from iro_metrics.metrics import REGISTRY, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
 from iro_metrics.report import commentary as C
+from iro_metrics.report.kernel import Kernel, execute
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.render import to_html, to_pdf
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
-
-
-class BuildError(IroMetricsError):
-    """The notebook failed: the message names the section and metric where it could."""
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
@@ -44,13 +39,14 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
 
 def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
           timings: dict[str, float] | None = None, final: bool = False,
-          discard_notebook_edits: bool = False) -> Path:
+          discard_notebook_edits: bool = False, kernel: Kernel | None = None) -> Path:
     """Build the outputs of one params file; returns their folder.
 
     The officers' commentary file beside the params is injected into the narrative cells. The build
     refuses, changing nothing, when the previous executed notebook holds commentary edits that were not
     harvested (unless ``discard_notebook_edits``), and with ``final`` while any section still shows the
-    placeholder. ``timings``, when given, receives the seconds each part took.
+    placeholder. ``timings``, when given, receives the seconds each part took. ``kernel`` is the
+    notebook kernel to use (a batch worker's warm one); by default a fresh one.
     """
     clock = _Clock(timings)
     params_path = Path(params_path)
@@ -83,7 +79,8 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
         nbformat.write(template, work / "template.ipynb")
-        nb = execute(work / "template.ipynb", work / "appendix.ipynb", params, data_dir, local)
+        out = work / "appendix.ipynb"
+        nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local), kernel)
         (work / "template.ipynb").unlink()
         clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
@@ -100,43 +97,14 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     return target
 
 
-def execute(notebook: Path, out: Path, params: Params, data_dir: Path,
-            comparators: Path | None = None) -> nbformat.NotebookNode:
-    """Run the notebook with papermill in its output folder, the data folder given relative to it (so
-    that a reviewer can re-run the published notebook where it lies); strip run times so that the same
-    inputs give the same file."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    parameters = asdict(params)
-    parameters["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
+def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None) -> dict:
+    """The notebook's parameters, with the data (and local comparators) given relative to its folder,
+    so that a reviewer can re-run the published notebook where it lies."""
+    values = asdict(params)
+    values["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
     if comparators is not None:
-        parameters["comparators"] = Path(os.path.relpath(comparators, out.parent)).as_posix()
-    log = out.parent / "kernel.log"
-    try:
-        with _stderr_to(log):  # the kernel's start-up chatter; shown only if the build fails
-            papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(out.parent),
-                                       progress_bar=False, kernel_name="python3")
-    except PapermillExecutionError as e:
-        raise BuildError(f"the appendix notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}") from None
-    except RuntimeError as e:  # the kernel died or would not start
-        raise BuildError(f"the notebook kernel failed: {e}\n{log.read_text(errors='replace')[-2000:]}") from None
-    finally:
-        log.unlink(missing_ok=True)
-    return tidy_executed(out)
-
-
-def tidy_executed(path: Path) -> nbformat.NotebookNode:
-    """Strip papermill's run times and random cell id, so the same inputs give the same file."""
-    nb = nbformat.read(path, as_version=4)
-    nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell["id"] = "injected-parameters"  # papermill gives it a random id
-    nbformat.write(nb, path)
-    return nb
+        values["comparators"] = Path(os.path.relpath(comparators, out.parent)).as_posix()
+    return values
 
 
 def _refuse_unharvested(published: Path, discard: bool) -> None:
@@ -156,19 +124,6 @@ def _with_figures(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbforma
     for cell in C.commentary_cells(page):
         cell.source = C.render(cell.source, cell.metadata["iro"]["section"], figures)
     return page
-
-
-@contextlib.contextmanager
-def _stderr_to(path: Path):
-    """Send this process's standard error (inherited by the kernel it starts) to ``path`` for a while."""
-    saved = os.dup(2)
-    with open(path, "wb") as f:
-        os.dup2(f.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 class _Clock:

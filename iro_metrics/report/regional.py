@@ -55,9 +55,8 @@ def summary(outputs: str, year: str) -> None:
 
 def build_regional(outputs: str | Path, year: str) -> Path:
     """``outputs/regional/<year>/regional.ipynb`` and ``.html``, written atomically."""
-    import papermill
-
-    from iro_metrics.report.build import _stderr_to, _swap, tidy_executed
+    from iro_metrics.report.build import _swap
+    from iro_metrics.report.kernel import execute
     from iro_metrics.report.render import to_html
 
     outputs = Path(outputs)
@@ -68,12 +67,7 @@ def build_regional(outputs: str | Path, year: str) -> Path:
     work.chmod(0o755)
     try:
         out = work / "regional.ipynb"
-        with _stderr_to(work / "kernel.log"):
-            papermill.execute_notebook(str(NOTEBOOK), str(out), cwd=str(work), progress_bar=False,
-                                       kernel_name="python3",
-                                       parameters={"outputs": os.path.relpath(outputs, work), "year": year})
-        (work / "kernel.log").unlink()
-        nb = tidy_executed(out)
+        nb = execute(NOTEBOOK, out, {"outputs": os.path.relpath(outputs, work), "year": year})
         (work / "regional.html").write_text(to_html(nb, f"Regional summary {year}", draft=False), encoding="utf-8")
         _swap(work, target)
     finally:
