@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,dask]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,7 +42,7 @@ bench: install
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
-	.lockenv/bin/python -m pip install --quiet ".[test]"
+	.lockenv/bin/python -m pip install --quiet ".[test,dask]"
 	.lockenv/bin/python -m pip freeze --exclude iro-metrics | sort > constraints.txt
 	rm -rf .lockenv
 

@@ -84,10 +84,48 @@ def _build_all(args: argparse.Namespace) -> int:
     if not params:
         print("error: no params files (params/<council>/<year>.yaml)", file=sys.stderr)
         return 1
-    results = build_all(params, outputs=args.outputs, workers=args.workers, force=args.force,
-                        progress=lambda line: print(line, flush=True))
+    with _ProgressBar() as bar:
+        results = build_all(params, outputs=args.outputs, workers=args.workers, force=args.force,
+                            scheduler=args.scheduler, progress=bar.update)
     print(summary(results))
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+class _ProgressBar:
+    """build-all's progress: a bar on a terminal (councils done, failures, time left), else a line per build."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, p) -> None:
+        line = f"{p.last.council} {p.last.year}: {p.last.status}" + (f" ({p.failed} failed)" if p.failed else "")
+        if not sys.stderr.isatty():
+            print(f"[{p.done}/{p.total}] {line}; about {p.seconds_left:.0f} s left", flush=True)
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=p.total, unit="build", file=sys.stderr, dynamic_ncols=True)
+        self.bar.set_postfix_str(f"{p.failed} failed" if p.failed else "", refresh=False)
+        self.bar.update(1)
+
+
+def _params(args: argparse.Namespace) -> int:
+    from iro_metrics.report.params import scaffold
+
+    done = scaffold(args.data, args.year, out=args.out)
+    for path, written in done:
+        print(f"{'wrote' if written else 'kept '} {path}")
+    kept = sum(not w for _, w in done)
+    print(f"{len(done) - kept} params files written, {kept} already there (left as they were)")
+    return 0
 
 
 def _harvest(args: argparse.Namespace) -> int:
@@ -204,7 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)")
     ba.add_argument("--workers", type=int, default=2, metavar="N", help="builds at once (default 2)")
     ba.add_argument("--force", action="store_true", help="rebuild even what has not changed")
+    ba.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the builds on this Dask cluster (tcp://HOST:PORT or dask://HOST:PORT) instead of "
+                         "--workers local processes; needs iro-metrics[dask], the same environment on the "
+                         "workers and shared storage for params, data and outputs (see docs/batch.md)")
     ba.set_defaults(func=_build_all)
+
+    pa = sub.add_parser("params", help="write a params file for every council in a multi-council data folder",
+                        description="Write params/<council>/<year>.yaml for every council in DIR: a folder with "
+                                    "one DfE tree per council (DIR/<council>/<year>/), or LIIA flat files with an LA "
+                                    "column (one params file per council). Existing params files are kept as they "
+                                    "are. Then: iro-report build-all.")
+    pa.add_argument("--data", required=True, metavar="DIR", help="the multi-council data folder")
+    pa.add_argument("--year", required=True, metavar="YYYY-YY", help="collection year, e.g. 2024-25")
+    pa.add_argument("--out", default="params", metavar="DIR", help="params folder (default: params)")
+    pa.set_defaults(func=_params)
 
     hv = sub.add_parser("harvest", help="copy commentary typed into an executed notebook back to its file",
                         description="Write the commentary cells of outputs/<council>/<year>/appendix.ipynb back to "

@@ -1,14 +1,19 @@
 """``iro-report build-all``: many councils and years, in parallel, skipping what has not changed.
 
-A build writes ``build.json`` beside its outputs (``report/manifest.py``): the fingerprint of
-everything the outputs depend on. A council-year whose fingerprint is unchanged is skipped; ``force`` rebuilds. One council's failure
+Each worker (a local process, or a thread of a Dask worker with ``--scheduler``) keeps a warm
+notebook kernel for the builds it runs (``report/kernel.py``). A build writes ``build.json`` beside
+its outputs (``report/manifest.py``): the fingerprint of everything the outputs depend on. A
+council-year whose fingerprint is unchanged is skipped; ``force`` rebuilds. One council's failure
 does not stop the others: its reason goes in the summary and its log beside its outputs.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import multiprocessing
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from iro_metrics.errors import FatalDataError
 from iro_metrics.report.build import NOTEBOOK, build, output_dir
+from iro_metrics.report.kernel import BuildError, Kernel
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import load_params
 
@@ -40,16 +46,41 @@ def up_to_date(params_path: Path, outputs: Path) -> bool:
         manifest(params_path, NOTEBOOK)["fingerprint"]
 
 
-def _build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
-    """In a worker: build, retrying once if the kernel could not start (ports raced between workers).
-    Returns (status, seconds, reason, detail): the outcome travels back as text, never as an exception."""
+#: notebooks a worker's warm kernel runs before it is replaced (it is also replaced after any failure)
+KERNEL_REUSE = 20
+_local = threading.local()  # one warm kernel per worker thread (a Dask worker may run several)
+_kernels: list[Kernel] = []
+
+
+def worker_kernel() -> Kernel:
+    """This worker thread's warm kernel, started on first use."""
+    kernel = getattr(_local, "kernel", None)
+    if kernel is None or kernel not in _kernels:
+        kernel = _local.kernel = Kernel(reuse=KERNEL_REUSE)
+        _kernels.append(kernel)
+    return kernel
+
+
+def close_kernels() -> None:
+    """Stop every warm kernel of this process (done at exit; a worker's kernels die with it anyway)."""
+    while _kernels:
+        _kernels.pop().close()
+
+
+atexit.register(close_kernels)
+
+
+def build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
+    """In a worker: build on the worker's warm kernel, retrying once on a fresh kernel if the kernel
+    failed (ports can race between workers starting kernels). Returns (status, seconds, reason,
+    detail): the outcome travels back as text, never as an exception."""
     start = time.perf_counter()
     for attempt in (1, 2):
         try:
-            build(params_path, outputs=outputs)
+            build(params_path, outputs=outputs, kernel=worker_kernel())
             return "built", time.perf_counter() - start, "", ""
-        except RuntimeError as e:
-            if attempt == 1 and "kernel" in str(e).lower():
+        except BuildError as e:
+            if attempt == 1 and str(e).startswith("the notebook kernel"):
                 continue
             error = e
         except Exception as e:  # noqa: BLE001 - reported in the summary and the log
@@ -62,10 +93,24 @@ def _build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
     return "failed", time.perf_counter() - start, reason, "".join(traceback.format_exception(error))
 
 
+@dataclass
+class Progress:
+    done: int
+    total: int
+    failed: int
+    last: Result
+    seconds_left: float
+
+
 def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", workers: int = 2, force: bool = False,
-              progress: Callable[[str], None] | None = None) -> list[Result]:
-    """Build every params file (skipping unchanged ones unless ``force``); one failure stops no other."""
-    outputs = Path(outputs)
+              scheduler: str | None = None, progress: Callable[[Progress], None] | None = None) -> list[Result]:
+    """Build every params file (skipping unchanged ones unless ``force``); one failure stops no other.
+
+    The builds run in ``workers`` local processes, each with a warm kernel, or, with ``scheduler``
+    (``tcp://HOST:PORT`` or ``dask://HOST:PORT``), on that Dask cluster's workers, which must see the
+    same paths (shared storage) and have the same environment.
+    """
+    outputs = Path(outputs).resolve()
     todo, results = [], []
     for p in map(Path, params):
         params_obj, _ = load_params(p)
@@ -74,16 +119,11 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
         else:
             todo.append((p, params_obj))
     started = time.perf_counter()
-    say = progress or (lambda _line: None)
-    # spawned, not forked: forking a process that already runs threads (a test runner, a kernel
-    # client) can deadlock, and spawn is what Windows does anyway
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_build_one, p, outputs): (p, obj) for p, obj in todo}
-        done = failed = 0
-        for future in as_completed(futures):
-            p, obj = futures[future]
+    failed = 0
+    with _runner(workers, scheduler) as submit:
+        for done, ((p, obj), finished) in enumerate(submit(build_one, [(p.resolve(), outputs) for p, _ in todo], todo), 1):
+            status, seconds, reason, detail = finished
             log = output_dir(outputs, obj.slug, obj.year).with_suffix(".build.log")
-            status, seconds, reason, detail = future.result()
             results.append(Result(p, obj.council, obj.year, status, seconds, reason))
             if status == "failed":
                 failed += 1
@@ -91,12 +131,38 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
                 log.write_text(detail, encoding="utf-8")
             else:
                 log.unlink(missing_ok=True)
-            done += 1
-            elapsed = time.perf_counter() - started
-            left = elapsed / done * (len(todo) - done)
-            say(f"[{done}/{len(todo)}] {obj.council} {obj.year}: {results[-1].status}"
-                f"{f' ({failed} failed)' if failed else ''}; about {left:.0f} s left")
+            if progress:
+                elapsed = time.perf_counter() - started
+                progress(Progress(done, len(todo), failed, results[-1], elapsed / done * (len(todo) - done)))
     return sorted(results, key=lambda r: (r.council, r.year))
+
+
+def outcome(future) -> tuple[str, float, str, str]:
+    """A finished job's result; a worker that died (out of memory, killed) is that job's failure."""
+    try:
+        return future.result()
+    except Exception as e:  # noqa: BLE001 - reported in the summary and the log
+        return "failed", 0.0, f"the worker running it failed: {e or type(e).__name__}", \
+            "".join(traceback.format_exception(e))
+
+
+@contextlib.contextmanager
+def _runner(workers: int, scheduler: str | None):
+    """A ``submit(fn, args_list, tags)`` that yields ``(tag, fn(*args))`` as each job finishes."""
+    if scheduler:
+        from iro_metrics.report.cluster import connect
+
+        with connect(scheduler) as submit:
+            yield submit
+        return
+    # spawned, not forked: forking a process that already runs threads (a test runner, a kernel
+    # client) can deadlock, and spawn is what Windows does anyway
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
+        def submit(fn, jobs, tags):
+            futures = {pool.submit(fn, *args): tag for args, tag in zip(jobs, tags)}
+            for future in as_completed(futures):
+                yield futures[future], outcome(future)
+        yield submit
 
 
 def summary(results: list[Result]) -> str:

@@ -7,6 +7,7 @@ notebook runner papermill would only warn).
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -98,3 +99,38 @@ def load_params(path: str | Path) -> tuple[Params, Path]:
     known = {f.name for f in fields(Params)}
     params = Params(**{k: (float(v) if k == "timeliness_target" else v) for k, v in raw.items() if k in known})
     return params, (path.parent / params.data).resolve()
+
+
+def scaffold(data: str | Path, year: str, out: str | Path = "params") -> list[tuple[Path, bool]]:
+    """Write ``out/<council>/<year>.yaml`` for every council in ``data``: a folder holding one DfE
+    tree per council (``data/<council>/<year>/``), or LIIA flat files pooling many councils (one
+    params file per ``LA``). An existing params file is never overwritten. Returns (path, written).
+    """
+    from iro_metrics.errors import UsageError
+    from iro_metrics.ingest.load import liia_councils
+
+    data, out, cy = Path(data).resolve(), Path(out), CollectionYear.parse(year)
+    if not data.is_dir():
+        raise UsageError(f"{data}: no such folder")
+    trees = sorted(d for d in data.iterdir() if d.is_dir() and (d / cy.label).is_dir())
+    found = [(d.name.replace("-", " ").replace("_", " ").title(), d, None) for d in trees]
+    if not found:
+        found = [(la, data, la) for la in liia_councils(data)]
+    if not found:
+        raise UsageError(f"{data}: expected one folder per council, each with a {cy.label}/ folder, or LIIA "
+                         "flat files with LA and YEAR columns")
+    done = []
+    for council, folder, la in found:
+        path = out / Params(council=council, year=cy.label, data="").slug / f"{cy.label}.yaml"
+        if path.exists():
+            done.append((path, False))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        values = {"council": council, "year": cy.label,
+                  "data": Path(os.path.relpath(folder, path.parent.resolve())).as_posix()}
+        if la:
+            values["la"] = la
+        path.write_text("# Written by `iro-report params`: check the council's name; add la_code and population "
+                        "(see params/README.md).\n" + yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+        done.append((path, True))
+    return done
