@@ -9,9 +9,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iro_metrics import __version__
 from iro_metrics.errors import FatalDataError, IroMetricsError
+
+if TYPE_CHECKING:  # imported when needed: the command line starts fast
+    from iro_metrics.report.batch import Progress
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -104,10 +108,11 @@ class _ProgressBar:
         if self.bar is not None:
             self.bar.close()
 
-    def update(self, p) -> None:
-        line = f"{p.last.council} {p.last.year}: {p.last.status}" + (f" ({p.failed} failed)" if p.failed else "")
+    def update(self, p: Progress) -> None:
         if not sys.stderr.isatty():
-            print(f"[{p.done}/{p.total}] {line}; about {p.seconds_left:.0f} s left", flush=True)
+            failed = f" ({p.failed} failed)" if p.failed else ""
+            print(f"[{p.done}/{p.total}] {p.last.council} {p.last.year}: {p.last.status}{failed}; "
+                  f"about {p.seconds_left:.0f} s left", flush=True)
             return
         from tqdm import tqdm
 

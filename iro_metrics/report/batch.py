@@ -23,9 +23,9 @@ from pathlib import Path
 
 from iro_metrics.errors import FatalDataError
 from iro_metrics.report.build import NOTEBOOK, build, output_dir
-from iro_metrics.report.kernel import BuildError, Kernel
+from iro_metrics.report.kernel import Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
-from iro_metrics.report.params import load_params
+from iro_metrics.report.params import Params, load_params
 
 @dataclass
 class Result:
@@ -37,8 +37,7 @@ class Result:
     reason: str = ""
 
 
-def up_to_date(params_path: Path, outputs: Path) -> bool:
-    params, _ = load_params(params_path)
+def up_to_date(params_path: Path, params: Params, outputs: Path) -> bool:
     recorded = output_dir(outputs, params.slug, params.year) / MANIFEST
     if not recorded.exists():
         return False
@@ -79,8 +78,8 @@ def build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
         try:
             build(params_path, outputs=outputs, kernel=worker_kernel())
             return "built", time.perf_counter() - start, "", ""
-        except BuildError as e:
-            if attempt == 1 and str(e).startswith("the notebook kernel"):
+        except KernelError as e:
+            if attempt == 1:
                 continue
             error = e
         except Exception as e:  # noqa: BLE001 - reported in the summary and the log
@@ -114,7 +113,7 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
     todo, results = [], []
     for p in map(Path, params):
         params_obj, _ = load_params(p)
-        if not force and up_to_date(p, outputs):
+        if not force and up_to_date(p, params_obj, outputs):
             results.append(Result(p, params_obj.council, params_obj.year, "skipped", 0.0))
         else:
             todo.append((p, params_obj))

@@ -29,7 +29,11 @@ _RESET = "from iro_metrics.report.kernel import reset_state\nreset_state({home!r
 
 class BuildError(IroMetricsError):
     """The notebook failed (the message names the cell, and the section and metric where it could),
-    or its kernel died or would not start."""
+    or its kernel died or would not start (:class:`KernelError`)."""
+
+
+class KernelError(BuildError):
+    """The kernel died or would not start: nothing to do with the council; worth one retry."""
 
 
 class Kernel:
@@ -43,7 +47,7 @@ class Kernel:
     def __init__(self, reuse: int = 1) -> None:
         self.reuse = max(1, reuse)
         self.runs = 0  # notebooks run by the current kernel process
-        self.started = 0  # kernel processes started, for the benchmark and tests
+        self.started = 0  # kernel processes started so far
         self._km = self._kc = None
         fd, log = tempfile.mkstemp(prefix="iro-kernel-", suffix=".log")
         os.close(fd)
@@ -82,8 +86,8 @@ class Kernel:
             raise BuildError(f"the appendix notebook failed{where}: {e.ename}: {e.evalue}") from None
         except (DeadKernelError, RuntimeError, TimeoutError) as e:
             self._stop()
-            raise BuildError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
-                                ) from None
+            raise KernelError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
+                              ) from None
         if self.runs < self.reuse:
             self._silent(_RESET.format(home=self._home))
         return nb
@@ -112,8 +116,8 @@ class Kernel:
         except RuntimeError as e:
             self._km, self._kc = km, kc
             self._stop()
-            raise BuildError(f"the notebook kernel would not start: {e}\n"
-                                f"{self._log.read_text(errors='replace')[-2000:]}") from None
+            raise KernelError(f"the notebook kernel would not start: {e}\n"
+                              f"{self._log.read_text(errors='replace')[-2000:]}") from None
         self._km, self._kc, self.runs = km, kc, 0
         self.started += 1
 
