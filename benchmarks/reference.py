@@ -71,7 +71,8 @@ def reference_indicators(data: CouncilData) -> dict[str, tuple]:
             else:
                 periods.append([e[0], e[1], [e]])
         looked_after = any(s <= y1 and (en is None or en > y1) for s, en, _ in periods)
-        if any(s <= y1 and (en is None or en > y0) for s, en, _ in periods):
+        # the return's window: a period that ended on 1 April was open during the year
+        if any(s <= y1 and (en is None or en >= y0) for s, en, _ in periods):
             out["cla_during_year"] += 1
         if any(y0 <= s <= y1 for s, _, _ in periods):
             starts.add(child)
@@ -81,15 +82,16 @@ def reference_indicators(data: CouncilData) -> dict[str, tuple]:
             cla.add(child)
         due_in_year, moves_in_year, open_in_year = [], 0, 0
         for start, end, pe in periods:
-            open_in_year += start <= y1 and (end is None or end > y0)
+            open_in_year += start <= y1 and (end is None or end >= y0)
             # placement moves and the adoption placements
-            adoption, current_place_start, prev_temp, held = [], start, False, None
+            adoption, carer_since, prev_temp, held = [], start, False, None
             for i, (s, _, rne, place) in enumerate(pe):
                 temp = place.startswith("T")
                 is_move = (i > 0 and rne in ("P", "B", "T", "U") and not temp and not (prev_temp and place == held)
                            and place not in ("A3", "A5"))
                 if is_move:
-                    current_place_start = s
+                    if rne in ("P", "B"):  # new carers; T and U keep the same carers
+                        carer_since = s
                     if y0 <= s <= y1:
                         moves_in_year += 1
                 if place in ("A3", "A4", "A5", "A6") and (i == 0 or pe[i - 1][3] not in ("A3", "A4", "A5", "A6")):
@@ -101,7 +103,7 @@ def reference_indicators(data: CouncilData) -> dict[str, tuple]:
                 a = age(dob[child], y1) if dob.get(child) else None
                 if a is not None and a < 16 and start <= months_after(y1, -30):
                     long_den += 1
-                    long_num += current_place_start <= months_after(y1, -24)
+                    long_num += carer_since <= months_after(y1, -24)
             # the review clock
             known = start >= data_start
             rv = sorted(r for r in reviews[child] if start <= r[0] and (end is None or r[0] <= end))

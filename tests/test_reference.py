@@ -43,3 +43,26 @@ def test_agreement_across_councils(tmp_path, seed):
         data = load_council(tmp_path, year)
         indicators, _ = compute_all(build_model(data))
         assert agree(indicators, reference_indicators(data)) == [], (seed, year)
+
+
+@pytest.mark.parametrize("case", ["return_window", "same_carer", "not_restated"])
+def test_agreement_on_the_spec_revision_cases(council, case):
+    """The 2026-11-30 revisions: the return window, time with the same carers, episodes not restated."""
+    from test_spec_revisions import _drop_child, _same_carer
+
+    if case == "same_carer":
+        council.review("T1", "2024-11-01").review("T3", "2024-11-01")
+        data = _same_carer(council).data
+    else:
+        council.child("W", "2012-01-01").child("N", "2012-01-01")
+        council.stay("W", ("2020-06-01", "S", "U4"), end="2024-04-01", rec="E4A")
+        council.stay("W", ("2024-10-01", "S", "U4"), ("2024-12-01", "P", "U6"))
+        council.stay("N", ("2022-06-01", "S", "U4"))
+        council.review("W", "2024-10-20").review("N", "2022-06-20")
+        root = council.write("2022-23", "2024-25")
+        if case == "not_restated":
+            for later in ("2023-24", "2024-25"):
+                _drop_child(root / later / "episodes.csv", "N")
+        data = load_council(root, "2024-25")
+    indicators, _ = compute_all(build_model(data))
+    assert agree(indicators, reference_indicators(data)) == []

@@ -36,9 +36,10 @@ RULES: dict[str, str] = {
     "pn0-age-4-plus": "PN0 recorded but the child was 4 or over on the review date",
     "pn-under-4": "PN1-PN7 recorded but the child was under 4 on the review date",
     "dob-mismatch": "date of birth differs from the header",
+    "not-restated": "episode open at the end of one return, but the child is not in the next return's episodes",
 }
 
-ACTIONS = ("kept", "trimmed", "excluded", "ignored")
+ACTIONS = ("kept", "trimmed", "excluded", "ignored", "ended")
 COLUMNS = ["file", "row", "column", "value", "rule", "message", "action"]
 
 

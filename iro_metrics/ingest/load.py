@@ -20,7 +20,7 @@ from iro_metrics import spec
 from iro_metrics.errors import FatalDataError, Problem, UsageError
 from iro_metrics.ingest import findings as F
 from iro_metrics.ingest.checks import check_combined, check_return
-from iro_metrics.ingest.combine import combine
+from iro_metrics.ingest.combine import close_unrestated, combine
 from iro_metrics.ingest.read import RawTable, read_raw, type_table
 from iro_metrics.years import CollectionYear, is_year_label
 
@@ -215,13 +215,20 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
                 parts.setdefault(key, []).append(df)
         combined = {key: combine(frames, key) for key, frames in parts.items()}
         combined = {k: v for k, v in combined.items() if len(v.columns)}
+        if "episodes" in combined:
+            restated = {y: set(returns[y].tables["episodes"]["child_id"]) for y in sorted(returns)
+                        if y <= sy and "episodes" in returns[y].tables}
+            combined["episodes"] = close_unrestated(combined["episodes"], restated, found)
         check_combined(combined, earliest, cy, found)
         year_notes = list(notes)
         if la:
             have = {r.table.key for y, raws in per_year.items() if y <= sy for r in raws}
             missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
             if missing:
-                year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
+                # every figure is built from the header and the episodes: say so now, not in a metric
+                raise FatalDataError([Problem(f, f"no rows for council {la} up to {cy.label} in any LIIA flat "
+                                                 f"file: this table is needed for every figure")
+                                      for f in missing])
         out[cy.label] = CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found,
                                     files=files, notes=year_notes, la=la)
     return out

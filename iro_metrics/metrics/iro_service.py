@@ -89,7 +89,9 @@ def iro_allocated_within_5wd_pct(m: Model) -> Indicator:
        "iro_service", ALLOC)
 def iro_changes(m: Model) -> pd.DataFrame:
     """Children looked after on 31 March by the number of different IROs allocated to them at any time
-    during the year: none recorded, 1, 2, 3 or more."""
+    during the year (an allocation in force on at least one day from 1 April to 31 March; its end
+    date is the first day it no longer applies, so one ending on 1 April was not): none recorded, 1,
+    2, 3 or more."""
     a = m.data["iro_allocations"]
     a = a[open_during(a, m.year_start, m.year_end)]
     n = a.groupby("child_id")["iro_id"].nunique().reindex(m.cla_at_year_end, fill_value=0)

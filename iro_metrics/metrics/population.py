@@ -6,7 +6,7 @@ import pandas as pd
 
 from iro_metrics import spec
 from iro_metrics.metrics.registry import NOT_SUPPLIED, Indicator, count, metric, round_half_up, table
-from iro_metrics.model import Model, open_during
+from iro_metrics.model import Model, in_return_window
 
 AGE_BANDS = [(0, 0, "Under 1"), (1, 4, "1 to 4"), (5, 9, "5 to 9"), (10, 15, "10 to 15"), (16, 200, "16 and over")]
 
@@ -43,9 +43,11 @@ def cla_at_31_march(m: Model) -> Indicator:
 
 @metric("cla_during_year", "Children looked after at any time in the year", "population", "count")
 def cla_during_year(m: Model) -> Indicator:
-    """Children with an episode of care open on any day from 1 April to 31 March."""
+    """Children with an episode of care open during the year as the 903 return counts it: started on
+    or before 31 March and not ceased before 1 April. A child whose care ended on 1 April was looked
+    after during the year (and ceased in it)."""
     ep = m.episodes
-    return count(ep.loc[open_during(ep, m.year_start, m.year_end), "child_id"].nunique())
+    return count(ep.loc[in_return_window(ep, m.year_start, m.year_end), "child_id"].nunique())
 
 
 @metric("cla_starts", "Children who started to be looked after", "population", "count")

@@ -6,14 +6,15 @@ import pandas as pd
 
 from iro_metrics.dates import add_months
 from iro_metrics.metrics.registry import Indicator, metric, percent
-from iro_metrics.model import Model, open_during
+from iro_metrics.model import Model, in_return_window
 
 
 def placements_in_year(m: Model) -> pd.Series:
-    """Per child: one placement for each period of care open during the year plus each move in it."""
+    """Per child: one placement for each period of care open during the year (the return's window:
+    ended on or after 1 April) plus each move in it."""
     ep = m.episodes
     periods = m.periods
-    open_periods = periods[open_during(periods, m.year_start, m.year_end, start="start", end="end")]
+    open_periods = periods[in_return_window(periods, m.year_start, m.year_end, start="start", end="end")]
     n_periods = open_periods.groupby("child_id").size()
     moves = ep[ep["is_move"] & (ep["start_date"] >= m.year_start) & (ep["start_date"] <= m.year_end)]
     n_moves = moves.groupby("child_id").size()
@@ -23,8 +24,9 @@ def placements_in_year(m: Model) -> pd.Series:
 @metric("placements_3plus_pct", "Children with 3 or more placements in the year (%)", "stability", "percent")
 def placements_3plus_pct(m: Model) -> Indicator:
     """Of children looked after on 31 March, the percentage with three or more placements during the
-    year. Placements are one for each period of care open at any time in the year (its placement on
-    1 April, or at the start of the period if later) plus each placement move in the year. A move is a
+    year. Placements are one for each period of care open during the year (started on or before
+    31 March and not ended before 1 April: its placement on 1 April, or at the start of the period if
+    later) plus each placement move in the year. A move is a
     new episode with reason P, B, T or U, except a temporary placement (T0-T4), the return from a
     temporary placement to the placement held before it, and a placement for adoption with the
     current foster carer (A3, A5)."""
@@ -32,21 +34,24 @@ def placements_3plus_pct(m: Model) -> Indicator:
     return percent(int((counts >= 3).sum()), len(counts))
 
 
-@metric("long_term_stability_pct", "Children in long-term care in the same placement for 2+ years (%)",
+@metric("long_term_stability_pct", "Children in long-term care living with the same carer(s) for 2+ years (%)",
         "stability", "percent")
 def long_term_stability_pct(m: Model) -> Indicator:
-    """Of children looked after on 31 March, aged under 16 on 31 March and looked after continuously
-    (in one period of care) for at least 2 and a half years up to 31 March, the percentage who had
-    been in the same placement for at least 2 years on 31 March. Time in episodes that are not
-    placement moves counts towards the placement, so a child placed for adoption with their foster
-    carer counts their time with that carer before the adoption placement. Durations are calendar
-    months: for 31 March 2025, care began on or before 30 September 2022 and the placement on or
-    before 31 March 2023."""
+    """DfE's "living with the same carer(s) for at least 2 years": of children looked after on
+    31 March, aged under 16 on 31 March and looked after continuously (in one period of care) for at
+    least 2 and a half years up to 31 March, the percentage who on 31 March had been with the same
+    carer(s) for at least 2 years. Counting back from 31 March, the time with the same carer(s) runs
+    through changes of legal status only (RNE L), changes of placement with the same carer(s) (RNE T
+    and U, such as short-term to long-term fostering with the same family), temporary placements
+    (T0-T4) and the return that ends them, and placement for adoption with the current foster carer
+    (A3, A5); it stops at an episode with a new carer (RNE P or B) or the start of the period of
+    care. Durations are calendar months: for 31 March 2025, care began on or before 30 September 2022
+    and the time with the same carer(s) on or before 31 March 2023."""
     cur = m.cla_episodes_at_year_end
     year_end = pd.Series(m.year_end, index=cur.index)
     age = m.age_on(cur.index, m.year_end)
     care_since = add_months(year_end, -30)
-    placed_since = add_months(year_end, -24)
+    carer_since = add_months(year_end, -24)
     cohort = (age < 16).fillna(False) & (cur["period_start"] <= care_since)
-    stable = cohort & (cur["placement_start"] <= placed_since)
+    stable = cohort & (cur["carer_start"] <= carer_since)
     return percent(int(stable.sum()), int(cohort.sum()))

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from iro_metrics.model.episodes import care_episodes, open_during, open_on, periods_of_care
+from iro_metrics.model.episodes import care_episodes, in_return_window, open_during, open_on, periods_of_care
 from iro_metrics.model.reviews import review_clock
 from iro_metrics.years import CollectionYear
 
 if TYPE_CHECKING:
     from iro_metrics.ingest.load import CouncilData
 
-__all__ = ["Model", "build_model", "open_on", "open_during"]
+__all__ = ["Model", "build_model", "open_on", "open_during", "in_return_window"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from iro_metrics import spec
 
 SHORT_BREAK_LS = frozenset({"V3", "V4"})
 MOVE_RNE = frozenset({"P", "B", "T", "U"})
+#: reasons for a new episode that mean a new carer (T and U change the placement with the same carers)
+NEW_CARER_RNE = frozenset({"P", "B"})
 ADOPTION_PLACES = frozenset({"A3", "A4", "A5", "A6"})
 ADOPTION_SAME_CARER = frozenset({"A3", "A5"})
 
@@ -27,6 +29,8 @@ def care_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     * ``is_move``: the episode is a placement move (RNE P/B/T/U, not temporary T0-T4, not the return
       from a temporary placement to the placement held before it, not A3/A5 with the current carer);
     * ``placement_start``: the start of the placement (spell of non-move episodes) the episode is part of;
+    * ``carer_start``: the start of the spell with the same carer(s) the episode is part of: a move
+      with RNE P or B (new carers) or the start of the period begins one; T and U (same carers) do not;
     * ``adoption_placement``: the episode starts a placement for adoption (first of a run of A3-A6).
     """
     ep = episodes[~episodes["legal_status"].isin(SHORT_BREAK_LS)]
@@ -64,6 +68,9 @@ def care_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     new_spell = (ep["period_seq"] == 1) | ep["is_move"]
     spell = new_spell.cumsum()
     ep["placement_start"] = ep["start_date"].where(new_spell).groupby(spell).transform("first")
+    new_carer = (ep["period_seq"] == 1) | (ep["is_move"] & ep["reason_new_episode"].isin(NEW_CARER_RNE)
+                                           .fillna(False).astype(bool))
+    ep["carer_start"] = ep["start_date"].where(new_carer).groupby(new_carer.cumsum()).transform("first")
     in_adoption = place.isin(ADOPTION_PLACES).fillna(False).astype(bool)
     prev_adoption = in_adoption.groupby(ep["period_id"]).shift().fillna(False).astype(bool)
     ep["adoption_placement"] = in_adoption & ~prev_adoption
@@ -87,7 +94,8 @@ def periods_of_care(ep: pd.DataFrame) -> pd.DataFrame:
     })
     # a period still open has no reason for ceasing
     out.loc[out["end"].isna(), "reason_ceased"] = pd.NA
-    return out.reset_index()
+    # typed even when there are no episodes, so the review clock can join on it
+    return out.reset_index().astype({"period_id": "int64", "start": "datetime64[s]", "end": "datetime64[s]"})
 
 
 def open_on(frame: pd.DataFrame, day: pd.Timestamp, start: str = "start_date", end: str = "end_date") -> pd.Series:
@@ -97,5 +105,14 @@ def open_on(frame: pd.DataFrame, day: pd.Timestamp, start: str = "start_date", e
 
 def open_during(frame: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp,
                 start: str = "start_date", end: str = "end_date") -> pd.Series:
-    """Rows open on any day from ``first`` to ``last`` inclusive."""
+    """Rows open on any day from ``first`` to ``last`` inclusive: start <= last and (end blank or
+    end > first). For IRO records, whose end date is the first day a spell no longer applies."""
     return (frame[start] <= last) & (frame[end].isna() | (frame[end] > first))
+
+
+def in_return_window(frame: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp,
+                     start: str = "start_date", end: str = "end_date") -> pd.Series:
+    """903 episodes (or periods) open during the year as the return counts them (``metrics.md`` §0):
+    start <= 31 March and (end blank or end >= 1 April). An episode that ceased on 1 April was
+    looked after during the year, and ceased in it."""
+    return (frame[start] <= last) & (frame[end].isna() | (frame[end] >= first))

@@ -70,7 +70,8 @@ def review_clock(reviews: pd.DataFrame, periods: pd.DataFrame, episodes: pd.Data
     short_step = prev_first_known | prev_after_adoption
     base = pd.Series(pd.NaT, index=r.index, dtype="datetime64[s]")
     first = r["seq"] == 0
-    starts = r["period_id"].map(periods.set_index("period_id")["start"])
+    # reindex, not map: map casts dates through float when there are no reviews
+    starts = pd.Series(periods.set_index("period_id")["start"].reindex(r["period_id"]).to_numpy(), index=r.index)
     known_first = first & r["known_history"]
     base[known_first] = add_working_days(starts[known_first], FIRST_REVIEW_WORKING_DAYS)
     later = ~first
