@@ -30,6 +30,8 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(validation_summary(data, limit=args.limit))
+    if problems := data.unusable():  # never pass data the indicators cannot use
+        raise FatalDataError(problems)
     return 0
 
 

@@ -13,10 +13,13 @@ def validation_summary(data: CouncilData, limit: int = 20) -> str:
     lines += [f"  {n}" for n in data.notes]
     lines.append("Tables read: " + ", ".join(f"{k} ({len(v):,} rows)" for k, v in sorted(data.tables.items())))
     f = data.findings.frame()
+    if data.unusable():
+        lines.append("The indicators cannot be computed from these tables (see the error below).")
     if f.empty:
-        lines.append("No findings: the data passed every check.")
+        if not data.unusable():
+            lines.append("No findings: the data passed every check.")
         return "\n".join(lines)
-    lines.append(f"{len(f):,} findings (the data is usable; each row was kept, trimmed or excluded as shown):")
+    lines.append(f"{len(f):,} findings (each row was kept, trimmed, excluded or ended as shown):")
     for _, s in data.findings.summary().iterrows():
         lines.append(f"  {s['count']:>7,}  {s['rule']} [{s['action']}]: {s['description']}")
     lines.append("")

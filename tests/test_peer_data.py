@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import shared_path
@@ -100,6 +101,10 @@ def test_cs_demand_model_five_years(tmp_path):
     found = rules(data)
     assert found["pn0-age-4-plus"] > 0 and found["review-outside-care"] > 0
     assert found["unknown-code"] > 0  # OC3 ACCOM '01'/'02', F3/P3 after 2020-21
+    # children left open in one return and absent from the next: ended there, each a finding
+    assert found["not-restated"] > 0
+    ended = data["episodes"][data["episodes"]["end_date"].isin([pd.Timestamp(f"{y}-03-31") for y in range(2018, 2022)])]
+    assert ended["child_id"].nunique() > 0
     m = build_model(data)
     doc = to_json(m)
     held = doc["indicators"]["reviews_held"]

@@ -47,6 +47,13 @@ class CouncilData:
     def has(self, table: str) -> bool:
         return table in self.tables and len(self.tables[table]) > 0
 
+    def unusable(self) -> list[Problem]:
+        """Why no figure can be computed: a table every figure needs (header, episodes) was not
+        supplied. Only LIIA flat files can lack one; a folder per year without it is refused on load."""
+        who = f" for council {self.la}" if self.la else ""
+        return [Problem(t.file, f"no rows{who} up to {self.year.label}: every figure is built from this table")
+                for t in spec.tables().values() if t.required_file and t.key not in self.tables]
+
 
 _EMPTY_DTYPES = {"date": "datetime64[s]", "int": "Int64", "flag": "Int64", "float": "Float64"}
 
@@ -225,10 +232,7 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
             have = {r.table.key for y, raws in per_year.items() if y <= sy for r in raws}
             missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
             if missing:
-                # every figure is built from the header and the episodes: say so now, not in a metric
-                raise FatalDataError([Problem(f, f"no rows for council {la} up to {cy.label} in any LIIA flat "
-                                                 f"file: this table is needed for every figure")
-                                      for f in missing])
+                year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
         out[cy.label] = CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found,
                                     files=files, notes=year_notes, la=la)
     return out

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from iro_metrics.errors import FatalDataError
+
 from iro_metrics.model.episodes import care_episodes, in_return_window, open_during, open_on, periods_of_care
 from iro_metrics.model.reviews import review_clock
 from iro_metrics.years import CollectionYear
@@ -64,7 +66,11 @@ class Model:
 
 
 def build_model(data: CouncilData, population: int | None = None) -> Model:
-    """Derive periods, placement moves and the review clock for ``data``'s collection year."""
+    """Derive periods, placement moves and the review clock for ``data``'s collection year.
+
+    Raises :class:`FatalDataError` when a table every figure needs was not supplied."""
+    if problems := data.unusable():
+        raise FatalDataError(problems)
     ep = care_episodes(data["episodes"])
     periods = periods_of_care(ep)
     reviews, pending = review_clock(data["reviews"], periods, ep, data.earliest_year.start, data.year.end)
