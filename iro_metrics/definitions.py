@@ -24,7 +24,7 @@ def definitions_markdown() -> str:
             lines += [f"### {m.title}", "", f"`{m.id}` ({UNITS[m.unit]}).{needs}", "",
                       " ".join(m.definition.split()), ""]
     lines += ["## Data-quality rules", "",
-              "Row-level findings of `iro-report validate`; each row is kept, trimmed, excluded or ignored as",
-              "stated in the finding.", "", "| rule | meaning |", "|---|---|"]
+              "Row-level findings of `iro-report validate`; each row is kept, trimmed, excluded, ignored or",
+              "ended (an open episode closed at its return's 31 March) as stated in the finding.", "", "| rule | meaning |", "|---|---|"]
     lines += [f"| `{rule}` | {text} |" for rule, text in RULES.items()]
     return "\n".join(lines) + "\n"
