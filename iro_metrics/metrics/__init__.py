@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from iro_metrics.errors import MetricError
-from iro_metrics.metrics import escalations, iro_service, participation, population, quality, reviews, stability  # noqa: F401
+from iro_metrics.metrics import (equalities, escalations, iro_service, participation, population,  # noqa: F401
+                                 quality, reviews, stability)
 from iro_metrics.metrics.registry import REGISTRY, SECTIONS, Indicator, Metric
 from iro_metrics.model import Model
 

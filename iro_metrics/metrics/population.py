@@ -11,7 +11,7 @@ from iro_metrics.model import Model, in_return_window
 AGE_BANDS = [(0, 0, "Under 1"), (1, 4, "1 to 4"), (5, 9, "5 to 9"), (10, 15, "10 to 15"), (16, 200, "16 and over")]
 
 
-def _band(ages: pd.Series, bands=AGE_BANDS) -> pd.Series:
+def age_band(ages: pd.Series, bands=AGE_BANDS) -> pd.Series:
     out = pd.Series(pd.NA, index=ages.index, dtype="string")
     for lo, hi, name in bands:
         out[(ages >= lo) & (ages <= hi)] = name
@@ -114,7 +114,7 @@ def cla_by_age(m: Model) -> pd.DataFrame:
     """Children looked after at 31 March by age on 31 March: under 1, 1 to 4, 5 to 9, 10 to 15,
     16 and over."""
     ages = m.age_on(m.cla_at_year_end, m.year_end)
-    return _breakdown(_band(ages), "age_band", [b[2] for b in AGE_BANDS])
+    return _breakdown(age_band(ages), "age_band", [b[2] for b in AGE_BANDS])
 
 
 @table("cla_by_sex", "Children looked after at 31 March by sex", "population")

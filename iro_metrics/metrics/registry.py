@@ -21,6 +21,7 @@ SECTIONS: dict[str, str] = {
     "iro_service": "The IRO service",
     "escalations": "Resolving concerns: escalations",
     "quality": "Quality and voice",
+    "equalities": "Equalities",
 }
 
 

@@ -30,8 +30,22 @@ def placements_3plus_pct(m: Model) -> Indicator:
     new episode with reason P, B, T or U, except a temporary placement (T0-T4), the return from a
     temporary placement to the placement held before it, and a placement for adoption with the
     current foster carer (A3, A5)."""
-    counts = placements_in_year(m).reindex(m.cla_at_year_end, fill_value=0)
-    return percent(int((counts >= 3).sum()), len(counts))
+    three = three_or_more_placements(m)
+    return percent(int(three.sum()), len(three))
+
+
+def three_or_more_placements(m: Model) -> pd.Series:
+    """Per child looked after on 31 March: had 3 or more placements in the year."""
+    return placements_in_year(m).reindex(m.cla_at_year_end, fill_value=0) >= 3
+
+
+def long_term_cohort(m: Model) -> tuple[pd.Series, pd.Series]:
+    """Per child looked after on 31 March: (in the long-term cohort, stable), as defined below."""
+    cur = m.cla_episodes_at_year_end
+    year_end = pd.Series(m.year_end, index=cur.index)
+    age = m.age_on(cur.index, m.year_end)
+    cohort = (age < 16).fillna(False) & (cur["period_start"] <= add_months(year_end, -30))
+    return cohort, cohort & (cur["carer_start"] <= add_months(year_end, -24))
 
 
 @metric("long_term_stability_pct", "Children in long-term care living with the same carer(s) for 2+ years (%)",
@@ -47,11 +61,5 @@ def long_term_stability_pct(m: Model) -> Indicator:
     (A3, A5); it stops at an episode with a new carer (RNE P or B) or the start of the period of
     care. Durations are calendar months: for 31 March 2025, care began on or before 30 September 2022
     and the time with the same carer(s) on or before 31 March 2023."""
-    cur = m.cla_episodes_at_year_end
-    year_end = pd.Series(m.year_end, index=cur.index)
-    age = m.age_on(cur.index, m.year_end)
-    care_since = add_months(year_end, -30)
-    carer_since = add_months(year_end, -24)
-    cohort = (age < 16).fillna(False) & (cur["period_start"] <= care_since)
-    stable = cohort & (cur["carer_start"] <= carer_since)
+    cohort, stable = long_term_cohort(m)
     return percent(int(stable.sum()), int(cohort.sum()))

@@ -30,6 +30,7 @@ class Model:
     reviews: pd.DataFrame  # reviews within periods of care, up to the year end, with due dates
     pending: pd.DataFrame  # per period, the due date still pending at the year end
     population: int | None = None
+    population_by_ethnicity: dict[str, int] | None = None  # 0-17 by ethnic major group (metrics.md §9)
 
     @property
     def year(self) -> CollectionYear:
@@ -65,7 +66,8 @@ class Model:
         return age_in_years(dob, day)
 
 
-def build_model(data: CouncilData, population: int | None = None) -> Model:
+def build_model(data: CouncilData, population: int | None = None,
+                population_by_ethnicity: dict[str, int] | None = None) -> Model:
     """Derive periods, placement moves and the review clock for ``data``'s collection year.
 
     Raises :class:`FatalDataError` when a table every figure needs was not supplied."""
@@ -75,4 +77,4 @@ def build_model(data: CouncilData, population: int | None = None) -> Model:
     periods = periods_of_care(ep)
     reviews, pending = review_clock(data["reviews"], periods, ep, data.earliest_year.start, data.year.end)
     return Model(data=data, episodes=ep, periods=periods, reviews=reviews, pending=pending,
-                 population=population)
+                 population=population, population_by_ethnicity=population_by_ethnicity)

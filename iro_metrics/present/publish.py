@@ -9,17 +9,43 @@ import pandas as pd
 from iro_metrics.present.suppression import published, suppress_counts
 
 
+#: how non-count numbers are shown, by column name (anything else: one decimal)
+FORMATS = {"rate_per_10000": "{:,.0f}", "ratio_to_white": "{:.2f}"}
+#: a table with this column is long: a first row for the whole council (characteristic "All", never
+#: suppressed) and a block of groups per characteristic, each block adding up to that row
+BLOCK, TOTAL = "characteristic", "All"
+#: text columns that say something about a row's numbers, hidden with them
+FLAGS = ("attention",)
+#: percentages that are a share of their own count column's (published) total: hidden with that count
+#: alone, not with the whole row
+SHARES = {"iros_pct": "iros", "children_pct": "children"}
+
+
+def _hide(counts: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    if BLOCK not in counts.columns:
+        return suppress_counts(counts, threshold=threshold)
+    hidden = pd.DataFrame(False, index=counts.index, columns=counts.columns.drop(BLOCK))
+    for name, block in counts.groupby(BLOCK, sort=False):
+        if name != TOTAL:
+            hidden.loc[block.index] = suppress_counts(block.drop(columns=BLOCK), threshold=threshold)
+    return hidden
+
+
 def publish_table(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
-    """One table as published: its integer columns are counts (each adds up to a published total);
-    any other number in a row with a hidden count is hidden too (a percentage, a median), since it
-    was computed from the hidden count."""
+    """One table as published: its integer columns are counts (each adds up to a published total,
+    within each characteristic's block in a long table); any other number in a row with a hidden
+    count is hidden too (a percentage, a median), since it was computed from the hidden count, and
+    so is a flag that describes them."""
     counts = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
     numbers = [c for c in df.columns if c not in counts and pd.api.types.is_numeric_dtype(df[c])]
-    hidden = suppress_counts(df[counts], threshold=threshold) if counts else pd.DataFrame(index=df.index)
+    if counts:
+        hidden = _hide(df[counts + ([BLOCK] if BLOCK in df.columns else [])], threshold)
+    else:
+        hidden = pd.DataFrame(index=df.index)
     row_hidden = hidden.any(axis=1) if counts else pd.Series(False, index=df.index)
-    for c in numbers:
-        hidden[c] = row_hidden
-    return published(df, hidden, {c: "{:,.1f}" for c in numbers})
+    for c in numbers + [f for f in FLAGS if f in df.columns]:
+        hidden[c] = hidden[SHARES[c]] if c in SHARES and SHARES[c] in counts else row_hidden
+    return published(df, hidden, {c: FORMATS.get(c, "{:,.1f}") for c in numbers})
 
 
 def publish_tables(tables: dict[str, pd.DataFrame | None], threshold: int = 5) -> dict[str, pd.DataFrame]:

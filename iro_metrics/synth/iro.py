@@ -46,8 +46,9 @@ def staff(n_posts: int, first: int, last: int, rng) -> pd.DataFrame:
             s = e
     df = pd.DataFrame({"post": posts, "IRO_ID": ids, "START_DATE": starts, "END_DATE": ends, "FTE": fte})
     df["AGENCY"] = (rng.random(len(df)) < 0.1).astype(int)
-    df["SEX"] = _choice(rng, {"F": 80, "M": 20}, len(df))
-    df["ETHNIC"] = _choice(rng, {"WBRI": 75, "BCRB": 8, "BAFR": 5, "APKN": 4, "MWBC": 4, "WOTH": 4}, len(df))
+    # a blank is "Not recorded", as in real HR extracts
+    df["SEX"] = _choice(rng, {"F": 76, "M": 19, "": 5}, len(df))
+    df["ETHNIC"] = _choice(rng, {"WBRI": 66, "BCRB": 8, "BAFR": 5, "APKN": 4, "MWBC": 4, "WOTH": 4, "": 9}, len(df))
     return df
 
 

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 
 from iro_metrics.dates import add_months, add_working_days
-from iro_metrics.synth.care import YEAR, to_dates
+from iro_metrics.synth.care import YEAR, birthday, to_dates
 
 PARTICIPATION_MIX = {"PN1": 45, "PN2": 5, "PN3": 3, "PN4": 5, "PN5": 12, "PN6": 20, "PN7": 10}
+#: young people of 16 and over more often take no part (PN7)
+PARTICIPATION_MIX_16_PLUS = {"PN1": 36, "PN2": 4, "PN3": 3, "PN4": 5, "PN5": 10, "PN6": 17, "PN7": 25}
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -19,9 +21,11 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, late_share: float,
-                     missed_share: float, rng: np.random.Generator) -> pd.DataFrame:
+                     missed_share: float, rng: np.random.Generator, late_factor_16_plus: float = 1.0
+                     ) -> pd.DataFrame:
     """Reviews for every period: first within 20 working days, second within 3 months, then 6-monthly,
-    with the adoption reset, each held early, on the day or (with ``late_share``) late."""
+    with the adoption reset, each held early, on the day or (with ``late_share``, times
+    ``late_factor_16_plus`` for a young person of 16 or over on the due date) late."""
     n = len(p)
     start, end = p["start"].to_numpy(), np.minimum(p["end"].to_numpy(), last_day)
     placed = episodes[episodes["PLACE"].isin(["A5", "A6"]) & (episodes["RNE"] != "L")]
@@ -38,7 +42,8 @@ def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, lat
         pulled = (adoption[i] > prev[i]) & (adoption[i] + 28 < due[i])
         due[i] = np.where(pulled, adoption[i] + 28, due[i])
         u = rng.random(len(i))
-        late = u < late_share
+        sixteen = due[i] >= birthday(p["dob"].to_numpy()[i], 16)
+        late = u < late_share * np.where(sixteen, late_factor_16_plus, 1.0)
         missed = u < missed_share
         offset = np.where(late, rng.integers(1, 35, len(i)), -rng.integers(0, 20, len(i)))
         offset = np.where(missed, rng.integers(40, 120, len(i)), offset)
@@ -58,13 +63,20 @@ def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, lat
     dob = p["dob"].to_numpy()[r["pid"].to_numpy()]
     four = _days(add_months(to_dates(dob), 48))
     young = r["REVIEW"].to_numpy() < four
-    r["REVIEW_CODE"] = np.where(young, "PN0", _pn(rng, len(r)))
+    sixteen = r["REVIEW"].to_numpy() >= birthday(dob, 16)
+    r["REVIEW_CODE"] = np.where(young, "PN0", _pn(rng, sixteen))
     r["CHILD_IDX"] = p["child"].to_numpy()[r["pid"].to_numpy()]
     r["age"] = (r["REVIEW"].to_numpy() - dob) / YEAR
     return r
 
 
-def _pn(rng, n: int) -> np.ndarray:
+def _pn(rng, sixteen: np.ndarray) -> np.ndarray:
+    """A participation code per review, from the mix for its age (one uniform draw each)."""
     keys = np.array(list(PARTICIPATION_MIX))
-    w = np.array(list(PARTICIPATION_MIX.values()), dtype=float)
-    return keys[rng.choice(len(keys), size=n, p=w / w.sum())]
+    cdf = {}
+    for name, mix in (("young", PARTICIPATION_MIX), ("old", PARTICIPATION_MIX_16_PLUS)):
+        w = np.array([mix[k] for k in keys], dtype=float)
+        cdf[name] = np.cumsum(w / w.sum())
+    u = rng.random(len(sixteen))
+    pick = np.where(sixteen, np.searchsorted(cdf["old"], u, side="right"), np.searchsorted(cdf["young"], u, side="right"))
+    return keys[np.minimum(pick, len(keys) - 1)]
