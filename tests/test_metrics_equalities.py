@@ -181,9 +181,9 @@ def test_disproportionality(council):
     # one Black child: the count, and the rate and ratio that would reveal it, are suppressed
     assert publish_table(t.reset_index()).set_index("ethnicity").loc["Black"].tolist() == ["c", "3,000", "c", "c"]
     shown = publish_table(pd.DataFrame({"ethnicity": ["White"], "children": pd.Series([30], dtype="int64"),
-                                        "population": pd.Series([18000], dtype="int64"), "rate_per_10000": [17],
+                                        "population": pd.Series([18000], dtype="int64"), "rate_per_10000": [3.0],
                                         "ratio_to_white": [1.0]}))
-    assert shown.iloc[0].tolist() == ["White", "30", "18,000", "17", "1.00"]
+    assert shown.iloc[0].tolist() == ["White", "30", "18,000", "3", "1.00"]
     _, tables = compute_all(m)
     assert tables["cla_disproportionality"] is not None
 

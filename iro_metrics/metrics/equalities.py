@@ -251,6 +251,6 @@ def cla_disproportionality(m: Model) -> pd.DataFrame | None:
     return pd.DataFrame({
         "ethnicity": groups, "children": pd.Series(cla, dtype="int64"),
         "population": pd.Series([pop[g] for g in groups], dtype="int64"),
-        "rate_per_10000": [round_half_up(r) if r is not None else None for r in rates],
+        "rate_per_10000": pd.Series([round_half_up(r) if r is not None else None for r in rates], dtype="float64"),
         "ratio_to_white": [round_half_up(r / white, 2) if r is not None and white else None for r in rates],
     })

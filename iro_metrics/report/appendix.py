@@ -18,6 +18,7 @@ import pandas as pd
 
 from iro_metrics import __version__
 from iro_metrics.ingest.load import CouncilData, load_history
+from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
@@ -35,6 +36,7 @@ REPORT_SECTIONS = {
     "escalations": "Resolving concerns",
     "stability": "Placement stability",
     "quality": "Quality and voice",
+    "equalities": "Equalities",
     "priorities": "Priorities for next year",
     "definitions": "Definitions",
     "data_quality": "Data-quality notes",
@@ -49,8 +51,8 @@ TRENDS = ["cla_rate_per_10000", "reviews_on_time_pct", "participation_pct", "pla
 COMPARATOR_COLUMNS = {"england": "England", "region": "Region", "statistical_neighbours": "Statistical neighbours"}
 CHARTS = {"population": "cla_by_age", "reviews": "reviews_by_month", "participation": "participation_by_code"}
 BAR_COLOUR = "#12436D"  # dark blue of the GSS accessible palette: 10:1 contrast on white
-PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "papermill", "nbconvert", "pypandoc_binary",
-            "typst"]
+PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "seaborn", "papermill", "nbconvert",
+            "pypandoc_binary", "typst"]
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Context:
 
 def setup(council: str, year: str, data: str, population: int | None = None, la: str | None = None,
           timeliness_target: float = 97.0, suppression_threshold: int = 5, la_code: str | None = None,
-          comparators: str | None = None, **_: object) -> Context:
+          comparators: str | None = None, population_by_ethnicity: str | None = None, **_: object) -> Context:
     """Load the data, compute every figure (and each earlier year's, for the change on last year and
     the five-year trends), look up the published comparators, fix display settings."""
     import matplotlib
@@ -84,7 +86,9 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     cy = CollectionYear.parse(year)
     years = load_history(data, cy, la=la, earlier=4)
     loaded = years[cy.label]
-    indicators, tables = compute_all(build_model(loaded, population=population))
+    by_ethnicity = read_population_by_ethnicity(population_by_ethnicity) if population_by_ethnicity else None
+    indicators, tables = compute_all(build_model(loaded, population=population,
+                                                 population_by_ethnicity=by_ethnicity))
     earlier = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
     history = {label: indicators if label == cy.label else
                compute_all(build_model(d, population=population), only=earlier)[0] for label, d in years.items()}
@@ -95,6 +99,7 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
 
         found = lookup(la_code, cy.label, local=comparators)
     params = {"council": council, "year": year, "la_code": la_code, "population": population, "la": la,
+              "population_by_ethnicity": population_by_ethnicity,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
     return Context(council, cy, loaded, indicators, tables, previous, params, found, history)
 
@@ -377,3 +382,109 @@ def record(ctx: Context) -> None:
 
 def priorities(ctx: Context) -> None:
     _show(_heading("priorities"))
+
+
+#: the equalities tables about children, and the percentages charted for each with what they measure
+EQUALITIES = {"equalities_reviews": {"on_time_pct": "reviews on time"},
+              "equalities_participation": {"participation_pct": "reviews where the child's views were conveyed"},
+              "equalities_stability": {"placements_3plus_pct": "children with 3 or more placements"},
+              "equalities_escalations": {}}
+OVERALL_COLOUR = "#F46A25"  # orange of the GSS accessible palette, dashed: never colour alone
+
+
+def equalities(ctx: Context) -> None:
+    """Equalities: each IRO measure by group, groups marked for attention stated in words, a chart of
+    each group beside all children, the IRO workforce beside the children, and disproportionality."""
+    from iro_metrics.metrics.equalities import ATTENTION_MIN, ATTENTION_POINTS
+    from iro_metrics.present.equalities import attention_statements, no_attention
+
+    threshold = ctx.params["suppression_threshold"]
+    parts = [_heading("equalities"),
+             "<p>Each table gives an IRO measure for all children, then for each group of children. A group is "
+             f"<strong>marked for attention</strong> (column Attention: Yes) when its figure differs from all "
+             f"children's by {ATTENTION_POINTS} percentage points or more and it has at least {ATTENTION_MIN} "
+             "children (reviews, for review measures). This is a prompt to look closer, not a test of statistical "
+             "significance. The 903 return has no disability field: disability here means category of need N2 "
+             "(child's disability) at the start of the period of care.</p>"]
+    _show("".join(parts))
+    for mid, charted in EQUALITIES.items():
+        if ctx.tables.get(mid) is None:
+            continue
+        published = publish_table(ctx.tables[mid], threshold)
+        for pct, measure in charted.items():
+            group_chart(ctx, published, pct, measure, REGISTRY[mid].title)
+        said = attention_statements(mid, published) or [no_attention(mid)]
+        _show(table_html(published, REGISTRY[mid].title, ctx)
+              + "<ul class=\"attention\">" + "".join(f"<li>{html.escape(t)}</li>" for t in said) + "</ul>")
+    rest = []
+    if ctx.tables.get("iro_workforce_diversity") is not None:
+        rest.append(table_html(publish_table(ctx.tables["iro_workforce_diversity"], threshold),
+                               REGISTRY["iro_workforce_diversity"].title, ctx))
+    else:
+        rest.append("<p>IRO workforce: not supplied (needs iro_staff.csv with SEX and ETHNIC).</p>")
+    if ctx.tables.get("cla_disproportionality") is not None:
+        rest.append(table_html(publish_table(ctx.tables["cla_disproportionality"], threshold),
+                               REGISTRY["cla_disproportionality"].title, ctx))
+    else:
+        rest.append("<p>Rates of children looked after by ethnic group (disproportionality) need the council's "
+                    "population aged 0 to 17 by ethnic group, for example from Census 2021: name a file of "
+                    "<code>ethnicity,population</code> rows as <code>population_by_ethnicity</code> in the params "
+                    "file.</p>")
+    _show("".join(rest))
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(str(text).replace(",", ""))
+    except ValueError:
+        return None
+
+
+def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, title: str) -> None:
+    """Each group's published percentage as a bar beside a dashed line for all children (seaborn).
+    Suppressed or unavailable groups are left out and named in the alt text, which states the finding:
+    the groups marked for attention on this measure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from IPython.display import display
+
+    from iro_metrics.metrics.equalities import ATTENTION_MIN, ATTENTION_POINTS
+    from iro_metrics.present.equalities import SENTENCES
+
+    size = next(n for p, n, _ in SENTENCES[next(k for k, v in EQUALITIES.items() if pct in v)] if p == pct)
+    overall = _number(published[pct].iloc[0])
+    rows = []
+    for _, r in published.iloc[1:].iterrows():
+        v, n = _number(r[pct]), _number(r[size])
+        flag = None not in (v, n, overall) and n >= ATTENTION_MIN and abs(v - overall) >= ATTENTION_POINTS - 1e-9
+        rows.append((f"{r.characteristic}: {r.group}", v, flag))
+    shown = pd.DataFrame([(lab, v) for lab, v, _ in rows if v is not None], columns=["group", "value"])
+    left_out = [lab for lab, v, _ in rows if v is None]
+    sns.set_theme(style="whitegrid", rc={"font.family": "DejaVu Sans", "svg.hashsalt": "iro-metrics"})
+    fig, ax = plt.subplots(figsize=(7.5, 0.26 * len(shown) + 1.3), dpi=110)
+    sns.barplot(data=shown, y="group", x="value", color=BAR_COLOUR, orient="h", ax=ax)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
+    if overall is not None:
+        ax.axvline(overall, color=OVERALL_COLOUR, linestyle="--", linewidth=2)
+        ax.annotate(f"All children {overall:g}%", (overall, -0.7), color="#0b0c0c", fontsize=8, ha="left",
+                    xytext=(3, 0), textcoords="offset points", annotation_clip=False)
+    ax.set_xlim(0, 100)
+    ax.set(xlabel=f"{measure[:1].upper() + measure[1:]} (%)", ylabel="")
+    ax.tick_params(axis="y", labelsize=8)
+    sns.despine(left=True)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    sns.reset_orig()
+    ctx.figures += 1
+    marked = [lab for lab, v, flag in rows if flag and v is not None]
+    alt = (f"Bar chart of {measure} by group, {ctx.year.label}, with a dashed line for all children at "
+           f"{published[pct].iloc[0]}%. "
+           + (f"Marked for attention: {', '.join(marked)}. " if marked else "No group is marked for attention. ")
+           + "; ".join(f"{lab} {v:g}%" for lab, v in shown.itertuples(index=False))
+           + (f"; not shown (suppressed or no cases): {', '.join(left_out)}" if left_out else "") + ".")
+    caption = f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}."
+    display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
+            metadata={"image/png": {"alt": alt, "caption": caption}})
