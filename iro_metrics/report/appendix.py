@@ -469,7 +469,8 @@ def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, t
         ax.axvline(overall, color=OVERALL_COLOUR, linestyle="--", linewidth=2)
         ax.annotate(f"All children {overall:g}%", (overall, -0.7), color="#0b0c0c", fontsize=8, ha="left",
                     xytext=(3, 0), textcoords="offset points", annotation_clip=False)
-    ax.set_xlim(0, 100)
+    top = max([*shown["value"], overall or 0, 1.0])
+    ax.set_xlim(0, min(100.0, top * 1.15 + 5))  # room for the labels; a short scale for small percentages
     ax.set(xlabel=f"{measure[:1].upper() + measure[1:]} (%)", ylabel="")
     ax.tick_params(axis="y", labelsize=8)
     sns.despine(left=True)
