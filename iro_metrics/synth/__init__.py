@@ -48,7 +48,7 @@ def generate(cfg: SynthConfig) -> Synthetic:
     first, last = day(cfg.years[0].start), day(cfg.years[-1].end)
     p = plan_periods(simulate_periods(cfg, rng), cfg, rng)
     ep = build_episodes(p, cfg, rng)
-    rv = simulate_reviews(p, ep, last, cfg.late_share, cfg.missed_share, rng, cfg.late_factor_16_plus)
+    rv = simulate_reviews(p, ep, last, cfg.late_share, cfg.missed_share, rng)
     kids = p.groupby("child").agg(dob=("dob", "first"), uasc=("uasc", "first"), first_start=("start", "min"))
     n = len(kids)
     uasc = kids["uasc"].to_numpy()

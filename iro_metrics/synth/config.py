@@ -22,9 +22,6 @@ class SynthConfig:
     seed: int = 1
     late_share: float = 0.08  # reviews held after their due date
     missed_share: float = 0.01  # reviews held very late (a review "missed" and caught up)
-    # differences between groups, so the equalities section has something to find: reviews of young
-    # people of 16 and over are late more often and they take part less (transitions to adulthood)
-    late_factor_16_plus: float = 2.0
     uasc_share: float = 0.08  # of children looked after at 31 March
     reentry_share: float = 0.06  # of children who return home, who come back into care
     police_protection_share: float = 0.04  # periods starting under police protection (L1)

@@ -21,11 +21,10 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, late_share: float,
-                     missed_share: float, rng: np.random.Generator, late_factor_16_plus: float = 1.0
-                     ) -> pd.DataFrame:
+                     missed_share: float, rng: np.random.Generator) -> pd.DataFrame:
     """Reviews for every period: first within 20 working days, second within 3 months, then 6-monthly,
-    with the adoption reset, each held early, on the day or (with ``late_share``, times
-    ``late_factor_16_plus`` for a young person of 16 or over on the due date) late."""
+    with the adoption reset, each held early, on the day or (with ``late_share``) late. Young people
+    of 16 and over take part less often (a difference between groups for the equalities section)."""
     n = len(p)
     start, end = p["start"].to_numpy(), np.minimum(p["end"].to_numpy(), last_day)
     placed = episodes[episodes["PLACE"].isin(["A5", "A6"]) & (episodes["RNE"] != "L")]
@@ -42,8 +41,7 @@ def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, lat
         pulled = (adoption[i] > prev[i]) & (adoption[i] + 28 < due[i])
         due[i] = np.where(pulled, adoption[i] + 28, due[i])
         u = rng.random(len(i))
-        sixteen = due[i] >= birthday(p["dob"].to_numpy()[i], 16)
-        late = u < late_share * np.where(sixteen, late_factor_16_plus, 1.0)
+        late = u < late_share
         missed = u < missed_share
         offset = np.where(late, rng.integers(1, 35, len(i)), -rng.integers(0, 20, len(i)))
         offset = np.where(missed, rng.integers(40, 120, len(i)), offset)
@@ -71,7 +69,8 @@ def simulate_reviews(p: pd.DataFrame, episodes: pd.DataFrame, last_day: int, lat
 
 
 def _pn(rng, sixteen: np.ndarray) -> np.ndarray:
-    """A participation code per review, from the mix for its age (one uniform draw each)."""
+    """A participation code per review, from the mix for its age: one uniform draw each, as
+    ``rng.choice`` makes, so the random stream (and everything drawn after it) is unchanged."""
     keys = np.array(list(PARTICIPATION_MIX))
     cdf = {}
     for name, mix in (("young", PARTICIPATION_MIX), ("old", PARTICIPATION_MIX_16_PLUS)):
