@@ -366,9 +366,9 @@ def merge(nb, notes: Notes, order: list[str], notebook: Path, path: Path) -> tup
     if conflicts:
         raise CommentaryError(
             f"nothing was written: {len(conflicts)} section(s) were changed both in the commentary file and in the "
-            f"notebook since the last build.\n\n" + "\n".join(conflicts) + "\nDecide which words to keep: edit "
-            f"{path} so each section reads as you want (both versions are above), then rebuild with "
-            "--discard-notebook-edits; or make the notebook cell match the file, save, and harvest again")
+            f"notebook since the last build.\n\n" + "\n".join(conflicts) + "\nDecide which words to keep (both "
+            f"versions are above): make each of these sections read the same in {path} and in the notebook (for "
+            "example, paste the notebook's version into the file and edit it there), save both, and harvest again")
     harvested = meta.get("harvested_unplaced", [])
     added = [f"### (added in the notebook, {where})\n\n{text}" for where, text in found.unplaced
              if text not in harvested and text not in notes.texts.get(UNPLACED, "")]
