@@ -496,3 +496,49 @@ def test_path5_any_markdown_and_any_script_renders_in_html_and_pdf(council):
 
     with pikepdf.open(out(council) / "appendix.pdf") as pdf:
         assert pdf.open_metadata().get("pdfuaid:part") == "1"
+
+
+def test_officer_journey_in_jupyterlab(council, tmp_path):
+    """A real browser: open the executed notebook in JupyterLab, type into a commentary cell, save,
+    harvest, build; the words and the figure appear in HTML and PDF."""
+    a11y = Path(__file__).parent / "a11y"
+    chromium = next((p for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] if Path(p).exists()), None)
+    if not (chromium and shutil.which("node") and (a11y / "node_modules" / "playwright-core").is_dir()):
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide chromium, node and tests/a11y/node_modules (.ci/run installs them)")
+        pytest.skip("needs chromium and `npm ci --prefix tests/a11y` (.ci/run installs both)")
+    assert run_build(council) == 0
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "jrt")}
+    lab = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                            "--ServerApp.token=officer", f"--ServerApp.root_dir={council / 'outputs'}",
+                            "--LabApp.news_url=", "--allow-root"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    shots = Path(os.environ.get("IRO_SCREENSHOTS", tmp_path))
+    try:
+        import urllib.request
+
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=officer", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/lab/tree/demo-borough/2024-25/appendix.ipynb?token=officer"
+        typed = "Typed in JupyterLab: we held {{ reviews_held }} reviews this year."
+        r = subprocess.run(["node", str(a11y / "lab.mjs"), url, typed, str(shots)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
+    assert main(["harvest", str(out(council) / "appendix.ipynb")]) == 0
+    assert parse(notes(council).read_text(), template_sections()).texts["reviews"] == typed
+    assert run_build(council) == 0
+    held = f"{json.loads((out(council) / 'metrics.json').read_text())['indicators']['reviews_held']['value']:,}"
+    said = f"Typed in JupyterLab: we held {held} reviews this year."
+    assert said in (out(council) / "appendix.html").read_text() and said in pdf_text(out(council) / "appendix.pdf")
