@@ -127,9 +127,13 @@ class _ProgressBar:
 def _params(args: argparse.Namespace) -> int:
     from iro_metrics.report.params import scaffold
 
+    from iro_metrics.report.commentary import commentary_path, template_sections, write_skeleton
+
     done = scaffold(args.data, args.year, out=args.out)
     for path, written in done:
         print(f"{'wrote' if written else 'kept '} {path}")
+        if write_skeleton(commentary_path(path), template_sections()):
+            print(f"wrote {commentary_path(path)} (the officers' commentary, one heading per section)")
     kept = sum(not w for _, w in done)
     print(f"{len(done) - kept} params files written, {kept} already there (left as they were)")
     return 0
@@ -138,9 +142,16 @@ def _params(args: argparse.Namespace) -> int:
 def _harvest(args: argparse.Namespace) -> int:
     from iro_metrics.report.commentary import harvest_notebook
 
-    path, taken = harvest_notebook(args.notebook)
-    print(f"wrote {path} ({', '.join(taken) if taken else 'no section changed'}; the previous file is kept as "
-          f"{path.name}.bak)")
+    h = harvest_notebook(args.notebook)
+    print(f"wrote {h.path}: {'taken from the notebook: ' + ', '.join(h.taken) if h.taken else 'no section changed'}")
+    for sid in h.deleted:
+        print(f"  the commentary cell of {sid} was deleted in the notebook: the file's text for {sid} is kept "
+              "(delete it in the file if you meant to)")
+    if h.unplaced:
+        print(f"  {h.unplaced} text cell(s) outside every section were kept under '## unplaced' in the file: move "
+              "them under the right section before the next build")
+    if h.backup:
+        print(f"  the previous file is kept as {h.backup}")
     return 0
 
 
@@ -148,7 +159,9 @@ def _lab(args: argparse.Namespace) -> int:
     import subprocess
 
     cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={args.outputs}", *args.lab_args]
-    print("starting JupyterLab on", args.outputs, "(stop it with Ctrl+C twice)")
+    print(f"starting JupyterLab on {args.outputs}. When you have finished: save (Ctrl+S), close the browser tab, "
+          "then come back here and press Ctrl+C, then y and Enter (or Ctrl+C twice) to stop it. Then run "
+          "`iro-report harvest` on the notebook you edited.", flush=True)
     return subprocess.call(cmd)
 
 
@@ -266,9 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     pa.set_defaults(func=_params)
 
     hv = sub.add_parser("harvest", help="copy commentary typed into an executed notebook back to its file",
-                        description="Write the commentary cells of outputs/<council>/<year>/appendix.ipynb back to "
-                                    "the commentary file beside the params (atomically; the previous file is kept "
-                                    "as .bak). Only commentary is taken: everything else is regenerated.")
+                        description="Merge the commentary typed into outputs/<council>/<year>/appendix.ipynb into the "
+                                    "commentary file beside the params: a section changed only in the notebook is "
+                                    "taken, one changed only in the file is kept, one changed in both stops with both "
+                                    "versions shown and nothing written. The previous file is kept in "
+                                    "commentary-backups/ (the last 20).")
     hv.add_argument("notebook", metavar="NOTEBOOK", help="an executed appendix.ipynb")
     hv.set_defaults(func=_harvest)
 

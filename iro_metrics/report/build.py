@@ -28,7 +28,7 @@ from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
-from iro_metrics.report.render import to_html, to_pdf
+from iro_metrics.report.render import RenderError, to_html, to_pdf
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
 
@@ -42,19 +42,19 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
           discard_notebook_edits: bool = False, kernel: Kernel | None = None) -> Path:
     """Build the outputs of one params file; returns their folder.
 
-    The officers' commentary file beside the params is injected into the narrative cells. The build
-    refuses, changing nothing, when the previous executed notebook holds commentary edits that were not
-    harvested (unless ``discard_notebook_edits``), and with ``final`` while any section still shows the
-    placeholder. ``timings``, when given, receives the seconds each part took. ``kernel`` is the
+    The officers' commentary file beside the params is injected into the narrative cells (a skeleton is
+    written for a new council). The build refuses, changing nothing, when the previous executed notebook
+    holds commentary the file does not or the file holds text in no section (unless
+    ``discard_notebook_edits``), and with ``final`` while any section is empty or shows the placeholder. ``timings``, when given, receives the seconds each part took. ``kernel`` is the
     notebook kernel to use (a batch worker's warm one); by default a fresh one.
     """
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
-    _refuse_unharvested(target / "appendix.ipynb", discard_notebook_edits)
+    template = nbformat.read(notebook, as_version=4)
     notes_file = C.commentary_path(params_path)
-    sections = C.read(notes_file)
+    notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
     data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
     model = build_model(data, population=params.population)
     indicators, tables = compute_all(model)
@@ -62,13 +62,8 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     local = (params_path.parent / params.comparators).resolve() if params.comparators else None
     comparators = lookup(params.la_code, params.year, local=local) if params.la_code else None
     figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
-    template = nbformat.read(notebook, as_version=4)
-    placeholders = C.inject(template, sections, Path(os.path.relpath(notes_file, target)).as_posix())
-    for cell in C.commentary_cells(template):  # an unknown figure name fails now, naming the section
-        C.render(cell.source, cell.metadata["iro"]["section"], figures)
-    if final and placeholders:
-        raise C.CommentaryError(f"--final: still no commentary for {', '.join(placeholders)} (write it in "
-                                f"{notes_file} or in the notebook, then harvest)")
+    # a bad figure quote fails now, naming the section
+    C.inject(template, notes, Path(os.path.relpath(notes_file, target)).as_posix(), figures)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}-*"):  # scratch of a build that was killed
         shutil.rmtree(stale, ignore_errors=True)
@@ -87,7 +82,10 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         page = to_html(_with_figures(nb, figures), title, draft=not final)
         (work / "appendix.html").write_text(page, encoding="utf-8")
         clock.lap("html")
-        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
+        try:
+            to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final)
+        except RenderError as e:
+            raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
         clock.lap("pdf")
         (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
                                      encoding="utf-8")
@@ -105,17 +103,6 @@ def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | No
     if comparators is not None:
         values["comparators"] = Path(os.path.relpath(comparators, out.parent)).as_posix()
     return values
-
-
-def _refuse_unharvested(published: Path, discard: bool) -> None:
-    if discard or not published.exists():
-        return
-    sections = C.edited(nbformat.read(published, as_version=4))
-    if sections:
-        raise C.CommentaryError(
-            f"{published} holds commentary edits that were not harvested ({', '.join(sections)}); nothing was "
-            f"changed. Run `iro-report harvest {published}` first, or build with --discard-notebook-edits "
-            "to throw those edits away")
 
 
 def _with_figures(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbformat.NotebookNode:

@@ -5,26 +5,40 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import importlib.util
 import re
 import tempfile
 from pathlib import Path
 
 import nbformat
 
+from iro_metrics.errors import IroMetricsError
+
 TEMPLATES = Path(__file__).parent / "templates"
+#: the Noto faces for scripts Libertinus lacks (and emoji); only these and Typst's own fonts are used, so the
+#: PDF is the same on every machine
+FONTS = Path(importlib.util.find_spec("manimgx_fonts").origin).parent
 #: what officers' Markdown may become in the page; anything else (scripts, styles, forms) is escaped
-SAFE_TAGS = ["p", "em", "strong", "ul", "ol", "li", "a", "h3", "h4", "blockquote", "br", "code", "table", "thead",
-             "tbody", "tr", "th", "td", "caption"]
+SAFE_TAGS = ["p", "em", "strong", "ul", "ol", "li", "a", "h3", "h4", "h5", "h6", "blockquote", "br", "code", "pre",
+             "table", "thead", "tbody", "tr", "th", "td", "caption", "del", "hr"]
 SAFE_ATTRIBUTES = {"a": ["href", "title"], "th": ["scope"]}
 
 
+_ANCHOR = re.compile(r'<a class="anchor-link" href="#[^"]*">&#182;</a>')
+_TOP_HEADING = re.compile(r"<(/?)h[12]\b")
+
+
 def sanitise(markup: str) -> str:
-    """Officers' commentary is shown, never run: only plain formatting tags survive."""
+    """Officers' commentary is shown, never run: only plain formatting tags survive. Its headings sit
+    below the section's own (a ``#`` or ``##`` heading becomes level 3) and carry no anchor link."""
     import bleach
 
+    markup = _TOP_HEADING.sub(r"<\1h3", _ANCHOR.sub("", markup))
     return bleach.clean(markup, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols=["https", "mailto"],
                         strip=False)
-REMOVE_TAGS = ["parameters", "injected-parameters", "remove-cell"]
+
+
+REMOVE_TAGS = ["parameters", "injected-parameters", "remove-cell", "instructions"]
 
 
 def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool = True) -> str:
@@ -42,9 +56,44 @@ def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool
     return body
 
 
-def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB") -> None:
+class RenderError(IroMetricsError):
+    """The PDF could not be typeset; ``explain`` finds the commentary that caused it."""
+
+    def explain(self, nb: nbformat.NotebookNode) -> str:
+        """Typeset each commentary section alone, then ever longer beginnings of the failing one, to name
+        the section and the line. A failure no commentary causes is a bug, and raised as one."""
+        for cell in nb.cells:
+            if "commentary" not in cell.metadata.get("tags", []):
+                continue
+            lines = cell.source.splitlines()
+            if _typesets(cell.source):
+                continue
+            lo, hi = 1, len(lines)  # the first line whose addition makes it fail
+            while lo < hi:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if not _typesets("\n".join(lines[:mid])) else (mid + 1, hi)
+            return (f"commentary for section {cell.metadata['iro']['section']!r}, line {lo}: the PDF cannot show "
+                    f"{lines[lo - 1].strip()[:120]!r} ({self}). Change the formatting on that line (for example "
+                    "remove unusual symbols or Markdown), or write it as plain text, and build again")
+        raise RuntimeError(f"the PDF could not be typeset, and no commentary is the cause: {self}")
+
+
+def _typesets(markdown: str) -> bool:
+    heads = nbformat.v4.new_output("display_data", data={"text/html": "<h1>Check</h1><h2>Section</h2>"})
+    cells = [nbformat.v4.new_code_cell(outputs=[heads]),  # the headings commentary sits under
+             nbformat.v4.new_markdown_cell(markdown, metadata={"tags": ["commentary"], "iro": {"section": "x"}})]
+    page = to_html(nbformat.v4.new_notebook(cells=cells), "check")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            to_pdf(page, Path(tmp) / "check.pdf", "check", dt.date(2000, 1, 1))
+        except RenderError:
+            return False
+    return True
+
+
+def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB", draft: bool = False) -> None:
     """A4, tagged, PDF/UA-1 (the compile fails if any image lacks alt text), fonts embedded, dated
-    ``when`` rather than now so that rebuilding gives the same bytes."""
+    ``when`` rather than now so that rebuilding gives the same bytes. A draft says so on every page."""
     import pypandoc
     import typst
 
@@ -55,10 +104,14 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB")
             page, "typst", format="html",
             extra_args=["--standalone", f"--template={TEMPLATES / 'iro' / 'appendix.typst'}", "--lua-filter",
                         str(TEMPLATES / "iro" / "figures.lua"), "-M", f"title={title}", "-V", f"lang={lang[:2]}",
-                        "--columns=100"])
+                        "--columns=100", *(["-V", "draft=true"] if draft else [])])
         typ.write_text(text, encoding="utf-8")
         stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
-        typst.compile(str(typ), output=str(out), pdf_standards=["ua-1"], timestamp=stamp, root=tmp)
+        try:
+            typst.compile(str(typ), output=str(out), pdf_standards=["ua-1"], timestamp=stamp, root=tmp,
+                          font_paths=[str(FONTS)], ignore_system_fonts=True)
+        except typst.TypstError as e:
+            raise RenderError(str(e).splitlines()[0]) from None
 
 
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')

@@ -8,3 +8,18 @@ function Image(img)
   return pandoc.RawInline("typst", string.format('#image("%s", alt: "%s", width: 100%%)', escape(img.src), escape(alt)))
 end
 
+
+-- Typst reads `#strong[x].y` as a field access: after bold, italic or a link, a following full stop
+-- would break the PDF ("**permanence**.Next"). A `;` ends the element, and Typst does not print it.
+local ENDS = {Strong = true, Emph = true, Link = true, Strikeout = true, Underline = true, SmallCaps = true,
+              Superscript = true, Subscript = true, Span = true}
+
+function Inlines(inlines)
+  for i = #inlines - 1, 1, -1 do
+    local next = inlines[i + 1]
+    if ENDS[inlines[i].t] and next.t == "Str" and next.text:sub(1, 1) == "." then
+      inlines:insert(i + 1, pandoc.RawInline("typst", ";"))
+    end
+  end
+  return inlines
+end
