@@ -21,6 +21,7 @@ import nbformat
 
 from iro_metrics.comparators import lookup
 from iro_metrics.ingest.load import load_council
+from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
@@ -56,7 +57,9 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
     data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
-    model = build_model(data, population=params.population)
+    by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
+    model = build_model(data, population=params.population,
+                        population_by_ethnicity=read_population_by_ethnicity(by_ethnicity) if by_ethnicity else None)
     indicators, tables = compute_all(model)
     clock.lap("metrics")
     local = (params_path.parent / params.comparators).resolve() if params.comparators else None
@@ -75,7 +78,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
         nbformat.write(template, work / "template.ipynb")
         out = work / "appendix.ipynb"
-        nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local), kernel)
+        nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
         (work / "template.ipynb").unlink()
         clock.lap("execute")
         title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
@@ -95,13 +98,15 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     return target
 
 
-def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None) -> dict:
-    """The notebook's parameters, with the data (and local comparators) given relative to its folder,
+def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,
+               population_by_ethnicity: Path | None = None) -> dict:
+    """The notebook's parameters, with the data (and other input files) given relative to its folder,
     so that a reviewer can re-run the published notebook where it lies."""
     values = asdict(params)
     values["data"] = Path(os.path.relpath(data_dir, out.parent)).as_posix()
-    if comparators is not None:
-        values["comparators"] = Path(os.path.relpath(comparators, out.parent)).as_posix()
+    for key, path in (("comparators", comparators), ("population_by_ethnicity", population_by_ethnicity)):
+        if path is not None:
+            values[key] = Path(os.path.relpath(path.resolve(), out.parent)).as_posix()
     return values
 
 

@@ -45,6 +45,8 @@ def manifest(params_path: str | Path, notebook: Path) -> dict:
         inputs[f"data/{rel.as_posix()}"] = sha256_file(path)
     if params.comparators:
         inputs["local comparators"] = sha256_file(params_path.parent / params.comparators)
+    if params.population_by_ethnicity and (params_path.parent / params.population_by_ethnicity).is_file():
+        inputs["population by ethnicity"] = sha256_file(params_path.parent / params.population_by_ethnicity)
     inputs.update(_shared_inputs())
     fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return {"fingerprint": fingerprint, "inputs": inputs}
