@@ -37,6 +37,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _metrics(args: argparse.Namespace) -> int:
     from iro_metrics.ingest.load import load_council
+    from iro_metrics.ingest.population import read_population_by_ethnicity
     from iro_metrics.metrics import to_json
     from iro_metrics.model import build_model
 
@@ -46,7 +47,9 @@ def _metrics(args: argparse.Namespace) -> int:
         from iro_metrics.comparators import lookup
 
         comparators = lookup(args.la_code, data.year.label, local=args.comparators)
-    doc = to_json(build_model(data, population=args.population), council=args.council, comparators=comparators)
+    by_ethnicity = read_population_by_ethnicity(args.population_by_ethnicity) if args.population_by_ethnicity else None
+    doc = to_json(build_model(data, population=args.population, population_by_ethnicity=by_ethnicity),
+                  council=args.council, comparators=comparators)
     print(json.dumps(doc, indent=2))
     return 0
 
@@ -227,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "management information, not suppressed for publication.")
     data_args(m)
     m.add_argument("--population", type=int, metavar="N", help="the council's population aged 0-17 (ONS)")
+    m.add_argument("--population-by-ethnicity", metavar="FILE", help="CSV of ethnicity,population aged 0-17 "
+                   "(docs/data.md): adds the disproportionality table")
     m.add_argument("--council", metavar="NAME", help="council name to record in the output")
     m.add_argument("--la-code", metavar="CODE", help="the council's code (E06, E08, E09, E10...): adds England, "
                    "regional and statistical-neighbour comparators")

@@ -27,7 +27,9 @@ def built(tmp_path_factory, demo_data) -> Path:
     root = tmp_path_factory.mktemp("report")
     params = root / "params" / "demo" / "2024-25.yaml"
     params.parent.mkdir(parents=True)
-    params.write_text(f"council: Demo Borough\nyear: 2024-25\ndata: {demo_data}\npopulation: 52000\n")
+    shutil.copy(Path(__file__).parents[1] / "params" / "demo-borough" / "population-by-ethnicity.csv", params.parent)
+    params.write_text(f"council: Demo Borough\nyear: 2024-25\ndata: {demo_data}\npopulation: 52000\n"
+                      "population_by_ethnicity: population-by-ethnicity.csv\n")
     build(params, outputs=root / "outputs")
     return root
 
@@ -54,7 +56,7 @@ def test_html_structure(built):
     assert not re.search(r"(src|href)=\"https?:", page)  # opens offline: no CDN, no network
     assert "<script" not in page and "In&nbsp;[" not in page  # no code, no prompts
     figures = re.findall(r"<figure>.*?</figure>", page, flags=re.S)
-    assert len(figures) == 8  # five trend lines, three bar charts
+    assert len(figures) == 11  # five trend lines, three bar charts, three equalities charts
     for f in figures:
         alt = re.search(r'alt="([^"]+)"', f).group(1)
         assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60  # states what it shows
@@ -63,8 +65,28 @@ def test_html_structure(built):
     tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
     assert len(tables) > 20 and all("<caption>" in t and '<th scope="col">' in t for t in tables)
     assert "@media print" in page and '<p class="draft"' in page
-    for section in ["summary", "reviews", "participation", "escalations", "priorities"]:
+    for section in ["summary", "reviews", "participation", "escalations", "equalities", "priorities"]:
         assert f'data-section="{section}"' in page  # a commentary placeholder in every section
+
+
+def test_equalities_section(built):
+    """metrics.md §9 in the page: the tables, the groups marked for attention in words, and a chart of
+    each group beside all children whose alt text states the finding."""
+    page = (out(built) / "appendix.html").read_text()
+    part = page[page.index('<h2 id="equalities">'):page.index('<h2 id="priorities">')]
+    for title in ["Reviews on time by characteristic", "Participation in reviews by characteristic",
+                  "Placement stability by characteristic", "Escalations per 100 children by characteristic",
+                  "IROs and children looked after by sex and ethnicity",
+                  "Children looked after per 10,000 children by ethnic group"]:
+        assert title in part, title
+    alts = re.findall(r'alt="([^"]+)"', part)
+    assert len(alts) == 3 and all("dashed line for all children at" in a for a in alts)
+    assert all("marked for attention" in a.lower() for a in alts)
+    said = re.findall(r'<ul class="attention">(.*?)</ul>', part, flags=re.S)
+    assert len(said) == 4 and all("<li>" in s for s in said)
+    doc = json.loads((out(built) / "metrics.json").read_text())
+    assert doc["tables"]["equalities_reviews"][0]["group"] == "All children"
+    assert (out(built) / "tables" / "equalities_reviews.csv").exists()
 
 
 def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
@@ -84,7 +106,7 @@ def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
                     walk(kid)
 
         walk(pdf.Root.StructTreeRoot)
-        assert len(figures) == 8 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
+        assert len(figures) == 11 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
         fonts = [f for page in pdf.pages for f in page.Resources.get("/Font", {}).values()]
         assert fonts and all("/FontFile2" in f.DescendantFonts[0].FontDescriptor or "/FontFile3" in
                              f.DescendantFonts[0].FontDescriptor for f in fonts if "/DescendantFonts" in f)
@@ -115,7 +137,8 @@ def test_metrics_json_matches_iro_report_metrics(built, demo_data, capsys):
     from iro_metrics.cli import main
 
     main(["metrics", "--data", str(demo_data), "--year", "2024-25", "--population", "52000",
-          "--council", "Demo Borough"])
+          "--council", "Demo Borough", "--population-by-ethnicity",
+          str(Path(__file__).parents[1] / "params" / "demo-borough" / "population-by-ethnicity.csv")])
     assert json.loads(capsys.readouterr().out) == json.loads((out(built) / "metrics.json").read_text())
 
 
