@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iro_metrics import __version__
-from iro_metrics.errors import FatalDataError, IroMetricsError
+from iro_metrics.errors import FatalDataError, IroMetricsError, os_error_message
 
 if TYPE_CHECKING:  # imported when needed: the command line starts fast
     from iro_metrics.report.batch import Progress
@@ -341,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except IroMetricsError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the machine, not the code: a file that cannot be read or written
+        print(f"error: {os_error_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

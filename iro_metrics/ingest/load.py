@@ -65,7 +65,14 @@ def _read_folder(folder: Path, label_prefix: str, problems: list[Problem], unrea
     """Every CSV in ``folder``; a file that cannot be read adds its problems (and is not also
     reported as missing)."""
     raws: list[RawTable] = []
-    for path in sorted(folder.iterdir()):
+    try:
+        paths = sorted(folder.iterdir())
+    except PermissionError:
+        problems.append(Problem(label_prefix or str(folder), "the folder cannot be read (permission denied); ask "
+                                "whoever manages it to give you read access, or copy it"))
+        unreadable.add(label_prefix.lower())
+        return raws
+    for path in paths:
         if path.suffix.lower() != ".csv" or not path.is_file():
             continue
         label = f"{label_prefix}{path.name}"
@@ -187,7 +194,8 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
         prefix = f"{CollectionYear(sy).label}/" if not la else ""
         for t in spec.tables().values():
             label = f"{prefix}{t.file}"
-            if t.required_file and t.key not in present and not la and label.lower() not in unreadable:
+            if (t.required_file and t.key not in present and not la and label.lower() not in unreadable
+                    and prefix.lower() not in unreadable):
                 problems.append(Problem(label, f"required file missing for {CollectionYear(sy).label}"))
         seen: dict[str, str] = {}
         for r in raws:

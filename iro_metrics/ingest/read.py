@@ -49,7 +49,11 @@ class RawTable:
 
 
 def _decode(path: Path, label: str) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise FatalDataError([Problem(label, "the file cannot be read (permission denied); ask whoever manages "
+                                             "the folder to give you read access, or copy the file")]) from None
     if not data.strip():
         raise FatalDataError([Problem(label, "the file is empty (expected a CSV header row and data rows)")])
     for magic, what in _EXCEL_MAGIC.items():
@@ -59,11 +63,47 @@ def _decode(path: Path, label: str) -> str:
     if b"\x00" in data[:4096]:
         raise FatalDataError([Problem(label, "the file holds binary data (NUL bytes), not CSV text")])
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         row = data[: e.start].count(b"\n") + 1
         raise FatalDataError([Problem(label, f"byte 0x{data[e.start]:02x} is not UTF-8 text; save the file "
                                              "as 'CSV UTF-8'", row=row)]) from None
+    if "\n" not in text and "\r" in text:  # old Mac line endings (CR only): read as ordinary lines
+        text = text.replace("\r", "\n")
+    return text
+
+
+def _header_problems(header: list[str], label: str) -> list[Problem]:
+    """Columns named twice: which copy holds the data cannot be known."""
+    seen: dict[str, int] = {}
+    problems = []
+    for i, h in enumerate(header, start=1):
+        if h and h in seen:
+            problems.append(Problem(label, f"the column name appears twice (columns {seen[h]} and {i}); delete "
+                                           "or rename one of them", column=h, row=1))
+        seen.setdefault(h, i)
+    return problems
+
+
+_TOO_MANY = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _parse(text: str, header: list[str], label: str) -> pd.DataFrame:
+    """The cells as text; a malformed row is a fatal problem naming it."""
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
+                           header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
+    except pd.errors.ParserError as e:
+        if m := _TOO_MANY.search(str(e)):
+            want, line, saw = (int(g) for g in m.groups())
+            raise FatalDataError([Problem(label, f"{saw} fields in this row but {want} columns in the header; a "
+                                                 "value holding a comma must be in double quotes", row=line)]) from None
+        if m := _OPEN_QUOTE.search(str(e)):
+            raise FatalDataError([Problem(label, "a double quote opened in this row is never closed; close it or "
+                                                 "remove it (a quote inside a quoted value is written twice: \"\")",
+                                          row=int(m.group(1)) + 1)]) from None
+        raise FatalDataError([Problem(label, f"not readable as CSV ({e}); save the file as 'CSV UTF-8'")]) from None
 
 
 def first_line(text: str) -> str:
@@ -92,6 +132,8 @@ def read_raw(path: Path, label: str) -> RawTable:
         sep = next(d for d in ";\t|" if d in header[0])
         raise FatalDataError([Problem(label, f"the columns are separated by {sep!r}, not commas; "
                                              "save the file as comma-separated CSV", row=1)])
+    if problems := _header_problems(header, label):
+        raise FatalDataError(problems)
     table, liia = identify(header, path)
     if table is None:
         known = ", ".join(sorted(t.file for t in spec.tables().values()))
@@ -102,8 +144,7 @@ def read_raw(path: Path, label: str) -> RawTable:
         raise FatalDataError([Problem(label, f"required column missing (expected the DfE columns "
                                              f"{','.join(table.dfe_columns)})", column=c, row=1)
                               for c in missing])
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
-                        header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
+    frame = _parse(text, header, label)
     frame["_row"] = pd.RangeIndex(2, len(frame) + 2)
     if _BLANK_LINE.search(text.rstrip("\r\n"), len(first_line(text))):  # rare: only then look for empty rows
         data_cols = [c for c in frame.columns if c != "_row"]

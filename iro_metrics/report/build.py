@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +26,7 @@ from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
+from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import to_html, to_pdf
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
@@ -52,6 +51,14 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
+    with Publication(target) as pub:  # one build of the folder at a time; repairs an interrupted one first
+        _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel)
+    return target
+
+
+def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: Path, notebook: Path, clock: _Clock,
+                final: bool, discard_notebook_edits: bool, kernel: Kernel | None) -> None:
+    target = pub.target
     _refuse_unharvested(target / "appendix.ipynb", discard_notebook_edits)
     notes_file = C.commentary_path(params_path)
     sections = C.read(notes_file)
@@ -69,32 +76,24 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     if final and placeholders:
         raise C.CommentaryError(f"--final: still no commentary for {', '.join(placeholders)} (write it in "
                                 f"{notes_file} or in the notebook, then harvest)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}-*"):  # scratch of a build that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; outputs are for reading
-    try:
-        doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
-        (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
-        nbformat.write(template, work / "template.ipynb")
-        out = work / "appendix.ipynb"
-        nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local), kernel)
-        (work / "template.ipynb").unlink()
-        clock.lap("execute")
-        title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
-        page = to_html(_with_figures(nb, figures), title, draft=not final)
-        (work / "appendix.html").write_text(page, encoding="utf-8")
-        clock.lap("html")
-        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
-        clock.lap("pdf")
-        (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
-                                     encoding="utf-8")
-        _swap(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+    work = pub.work
+    doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
+    (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
+    nbformat.write(template, work / "template.ipynb")
+    out = work / "appendix.ipynb"
+    nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local), kernel)
+    (work / "template.ipynb").unlink()
+    clock.lap("execute")
+    title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+    page = to_html(_with_figures(nb, figures), title, draft=not final)
+    (work / "appendix.html").write_text(page, encoding="utf-8")
+    clock.lap("html")
+    to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date())
+    clock.lap("pdf")
+    (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
+                                 encoding="utf-8")
+    pub.commit()
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None) -> dict:
@@ -136,12 +135,3 @@ class _Clock:
             self.into[name] = now - self.t
         self.t = now
 
-
-def _swap(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new``; the old one is removed only once the new one is in place."""
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
