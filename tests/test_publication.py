@@ -14,7 +14,6 @@ from pathlib import Path
 import fault_build
 import pytest
 
-from iro_metrics.cli import main
 from iro_metrics.report.publication import OutputsError, Publication, lock_of, previous_of, recover
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,16 +87,13 @@ def test_two_processes_building_one_council(tmp_path):
     """A second process is refused while the first holds the lock, with exit 1 and a plain message."""
     target = tmp_path / "out" / "x" / "2024-25"
     target.parent.mkdir(parents=True)
-    code = ("import sys\nfrom filelock import FileLock\nfrom iro_metrics.cli import main\n"
-            f"with FileLock({str(lock_of(target))!r}):\n"
-            f"    sys.exit(main(['build', {str(tmp_path / 'p' / '2024-25.yaml')!r}, '--outputs', "
-            f"{str(tmp_path / 'out')!r}]))\n")
     params = tmp_path / "p" / "2024-25.yaml"
     params.parent.mkdir()
     params.write_text(f"council: X\nyear: 2024-25\ndata: {tmp_path}\n")
     with Publication(target):  # this process holds the lock, as a running build would
-        r = subprocess.run([sys.executable, "-c", code.replace("with FileLock", "if True or FileLock")],
-                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run([sys.executable, "-m", "iro_metrics", "build", str(params), "--outputs",
+                            str(tmp_path / "out")], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 1, r.stderr
     assert "another build of this folder is running" in r.stderr and "internal error" not in r.stderr
 
