@@ -172,6 +172,43 @@ def _dates(s: pd.Series, iso: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     return parsed, bad_format, invalid
 
 
+#: no date in a 903 return or the IRO records can be earlier than this
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+
+
+def _impossible_dates(t: spec.Table, out: pd.DataFrame, rows: np.ndarray, year: CollectionYear, label: str,
+                      found: F.Findings) -> np.ndarray:
+    """Real dates that cannot be right: before 1900, after the end of the return's year (``by_year_end``),
+    an end before its start (``not_before``). The row is excluded when the date is required, else the
+    date is left out. Returns the rows to exclude."""
+    exclude = np.zeros(len(out), dtype=bool)
+    by_dfe = {c.dfe_name: c for c in t.columns}
+    for col in (c for c in t.columns if c.type == "date"):
+        s = out[col.name]
+        checks = [(s < EARLIEST_DATE, "date-too-early", "before 1900: not a possible date here")]
+        if col.by_year_end:
+            checks.append((s > year.end, "date-after-year-end",
+                           f"after 31 March {year.end.year}, the end of the {year.label} return that holds it"))
+        if col.not_before:
+            start = out[by_dfe[col.not_before].name]
+            checks.append((s < start, "end-before-start", f"earlier than {col.not_before} on the same row"))
+        cleared = np.zeros(len(out), dtype=bool)  # one finding per cell: the first check that fails
+        for mask_s, rule, what in checks:
+            mask = mask_s.fillna(False).to_numpy(dtype=bool) & ~exclude & ~cleared
+            if not mask.any():
+                continue
+            shown = None if spec.is_identifier(col) else s[mask].dt.strftime("%d/%m/%Y").to_numpy()
+            if col.required or rule == "end-before-start":  # a record's own date, or a span that cannot be
+                found.add(F.make(label, rows[mask], col.dfe_name, shown, rule, "excluded", f"{what}; row excluded"))
+                exclude |= mask
+            else:
+                found.add(F.make(label, rows[mask], col.dfe_name, shown, rule, "value-excluded",
+                                 f"{what}; the date is left out (the rest of the row is kept)"))
+                out.loc[mask, col.name] = pd.NaT
+                cleared |= mask
+    return exclude
+
+
 def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.DataFrame:
     """Check and convert each column; return the frame with internal names plus ``_file``/``_row``.
 
@@ -244,9 +281,11 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             hi = np.inf if col.max is None else col.max
             with np.errstate(invalid="ignore"):
                 oor = ~np.isnan(num) & ((num < lo) | (num > hi))
-            if oor.any():
-                found.add(F.make(label, rows[oor], col.dfe_name, u.to_numpy()[codes][oor], "out-of-range", "kept",
-                                 f"expected a number from {col.min} to {col.max}"))
+            if oor.any():  # impossible: left out of every figure rather than distort one
+                found.add(F.make(label, rows[oor], col.dfe_name, u.to_numpy()[codes][oor], "out-of-range",
+                                 "value-excluded", f"expected a number from {col.min:g} to {col.max:g}; the value is "
+                                 "left out of every figure that uses it (the rest of the row is kept)"))
+                num = np.where(oor, np.nan, num)
             out[col.name] = pd.array(num, dtype="Float64" if col.type == "float" else "Int64")
         else:
             if col.type in _FORMATS:
@@ -256,6 +295,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
             out[col.name] = pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
     out = pd.DataFrame(out, index=df.index)
+    exclude |= _impossible_dates(t, out, rows, year, label, found)
     # code checks once all columns are typed (year_from may name a date column)
     for col in t.columns:
         if col.type != "code":
