@@ -175,7 +175,7 @@ def test_fault_injection_kills_and_failures_never_lose_the_outputs(tmp_path, cou
     total = fault_build.run(params, outputs).lines  # a rebuild over existing outputs runs the whole swap
     assert total > first.lines  # the swap of existing outputs executes lines a first build does not
     rng = random.Random(14)
-    runs = int(os.environ.get("IRO_FAULT_RUNS", "36"))
+    runs = int(os.environ.get("IRO_FAULT_RUNS", "24"))
     for i in range(runs):
         action = "kill" if i % 3 != 2 else "fail"
         k = rng.randint(max(1, total - 150), total) if i % 2 else rng.randint(1, total)  # half near the end
