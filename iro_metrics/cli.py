@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iro_metrics import __version__
-from iro_metrics.errors import FatalDataError, IroMetricsError
+from iro_metrics.errors import FatalDataError, IroMetricsError, os_error_message
 
 if TYPE_CHECKING:  # imported when needed: the command line starts fast
     from iro_metrics.report.batch import Progress
@@ -22,7 +22,7 @@ def _validate(args: argparse.Namespace) -> int:
     from iro_metrics.ingest.load import load_council
     from iro_metrics.report_text import validation_summary
 
-    data = load_council(args.data, args.year, la=args.la)
+    data = load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)
     if args.json:
         doc = {"year": data.year.label, "la": data.la, "files": data.files, "notes": data.notes,
                "summary": json.loads(data.findings.summary().to_json(orient="records")),
@@ -41,7 +41,7 @@ def _metrics(args: argparse.Namespace) -> int:
     from iro_metrics.metrics import to_json
     from iro_metrics.model import build_model
 
-    data = load_council(args.data, args.year, la=args.la)
+    data = load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)
     comparators = None
     if args.la_code:
         from iro_metrics.comparators import lookup
@@ -68,7 +68,7 @@ def _publish(args: argparse.Namespace) -> int:
     from iro_metrics.model import build_model
     from iro_metrics.present.publish import publish_tables, write_tables
 
-    _, tables = compute_all(build_model(load_council(args.data, args.year, la=args.la)))
+    _, tables = compute_all(build_model(load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)))
     for path in write_tables(publish_tables(tables, threshold=args.threshold), args.out):
         print(f"wrote {path}")
     return 0
@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder with one subfolder per collection year (YYYY-YY), or LIIA flat files")
         sp.add_argument("--year", required=True, metavar="YYYY-YY", help="collection year, e.g. 2024-25")
         sp.add_argument("--la", metavar="NAME", help="council to select from LIIA flat files (the LA column)")
+        sp.add_argument("--cut-at-gap", action="store_true",
+                        help="when a collection year is missing in the middle, use only the years after it (each "
+                             "file before it is a finding) instead of stopping")
 
     v = sub.add_parser("validate", help="check a council's data and list the findings",
                        description="Read every return up to --year, check it, and list row-level findings. "
@@ -363,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except IroMetricsError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the machine, not the code: a file that cannot be read or written
+        print(f"error: {os_error_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

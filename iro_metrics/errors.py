@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -41,3 +42,23 @@ class UsageError(IroMetricsError):
 
 class MetricError(IroMetricsError):
     """A metric could not be computed: the message names the section and the metric."""
+
+
+_OS_ERRORS: dict[int, str] = {
+    errno.ENOSPC: "the disk is full; free some space and run again",
+    errno.EDQUOT: "your disk quota is used up; free some space and run again",
+    errno.EFBIG: "a file grew beyond the file-size limit set for this session (ulimit -f); raise the limit "
+                 "and run again",
+    errno.EACCES: "permission denied; ask whoever manages the folder for write access, or choose another folder",
+    errno.EPERM: "permission denied; ask whoever manages the folder for write access, or choose another folder",
+    errno.EROFS: "the folder is on a read-only file system; choose another folder",
+    errno.ENOTDIR: "a file is in the way where a folder is expected; move or delete it",
+    errno.EEXIST: "a file is in the way where a folder is expected; move or delete it",
+    errno.ENOENT: "no such file or folder",
+}
+
+
+def os_error_message(e: OSError) -> str:
+    """What an operating-system error means for the user, naming the path, and what to do."""
+    what = _OS_ERRORS.get(e.errno or 0, f"{e.strerror or e}")
+    return f"{e.filename}: {what}" if e.filename else what

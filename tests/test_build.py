@@ -65,7 +65,8 @@ def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
     first = checksums(out)
     build(params, outputs=tmp_path / "out")
     assert checksums(out) == first  # byte-identical rebuild
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no leftovers
+    # no leftovers; the (empty) lock file stays, as removing it would race with a build starting
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == [".2024-25.lock"]
 
 
 def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data):
@@ -79,3 +80,39 @@ def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data)
     params.write_text(params.read_text().replace(str(demo_data), str(broken)))
     assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 1
     assert checksums(out) == before
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("population: -5000\n", "population: expected the number of children aged 0 to 17 (more than 0), got -5000"),
+    ("timeliness_target: 500\n", "timeliness_target: expected a percentage from 0 to 100, got 500"),
+    ("timeliness_target: -1.5\n", "timeliness_target: expected a percentage from 0 to 100, got -1.5"),
+])
+def test_impossible_params(tmp_path, text, problem):
+    p = write(tmp_path / "p.yaml", "council: X\nyear: 2024-25\ndata: d\n" + text)
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    assert e.value.problems == [problem]
+
+
+def test_council_name_without_letters(tmp_path):
+    p = write(tmp_path / "p.yaml", "council: '--- 123'\nyear: 2024-25\ndata: d\n")
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    assert e.value.problems == ["council: expected the council's name (with letters), got '--- 123'"]
+    write(p, "council: Ynys Môn\nyear: 2024-25\ndata: d\n")
+    assert load_params(p)[0].council == "Ynys Môn"
+
+
+def test_a_key_given_twice(tmp_path, capsys):
+    p = write(tmp_path / "p.yaml", "council: X\nyear: 2024-25\npopulation: 1000\ndata: d\npopulation: 52000\n")
+    assert main(["build", str(p), "--outputs", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "population is given twice (lines 3 and 5); keep one" in err and "internal error" not in err
+
+
+def test_params_not_utf8(tmp_path, capsys):
+    p = tmp_path / "p.yaml"
+    p.write_bytes("council: Ynys Môn\nyear: 2024-25\ndata: d\n".encode("cp1252"))
+    assert main(["build", str(p), "--outputs", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}:" in err and "byte 0xf4 (line 1) is not UTF-8 text; save the file as UTF-8" in err

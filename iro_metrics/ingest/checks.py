@@ -47,9 +47,16 @@ def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F
 def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, year: CollectionYear,
                    found: F.Findings) -> None:
     """Checks on the combined history (rows are kept; metrics apply their own rules)."""
+    _identifier_collisions(tables, found)
     ep = tables.get("episodes")
     if ep is None or not len(ep):
         return
+    header = tables.get("header")
+    orphan = ~ep["child_id"].isin(set(header["child_id"]) if header is not None else set())
+    if orphan.any():
+        found.add(F.make(ep["_file"][orphan], ep["_row"][orphan], "CHILD", None, "episode-unknown-child", "kept",
+                         "episode for a child not in the header of any return: the child's sex, age and "
+                         "ethnicity are unknown; add the child to header.csv"))
     e = ep.sort_values(["child_id", "start_date"], kind="stable").reset_index(drop=True)
     same = e["child_id"].eq(e["child_id"].shift()).fillna(False).astype(bool)
     prev_end = e["end_date"].shift()
@@ -91,3 +98,20 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
     for mask, rule in ((pn0_old, "pn0-age-4-plus"), (pn_young, "pn-under-4")):
         if mask.any():
             found.add(F.make(rv["_file"][mask], rv["_row"][mask], "REVIEW_CODE", code[mask], rule, "kept"))
+
+
+def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -> None:
+    """Header rows whose CHILD differs from another child's only by leading zeros, spaces or case
+    (``7`` in one return, ``007`` in the next): probably one child counted twice."""
+    header = tables.get("header")
+    if header is None or not len(header):
+        return
+    ids = header["child_id"].astype("string")
+    norm = ids.str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
+    variants = ids.groupby(norm).transform("nunique")
+    clash = (variants > 1).fillna(False).to_numpy(dtype=bool)
+    if clash.any():
+        found.add(F.make(header["_file"][clash], header["_row"][clash], "CHILD", None, "identifier-collision",
+                         "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "
+                         "case: counted as two children; if they are one, write the identifier the same way "
+                         "in every file"))

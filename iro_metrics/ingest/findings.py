@@ -19,7 +19,14 @@ RULES: dict[str, str] = {
     "date-format": "date not written as dd/mm/yyyy (or yyyy-mm-dd)",
     "date-invalid": "not a real calendar date",
     "not-a-number": "expected a number",
-    "out-of-range": "number outside the allowed range",
+    "out-of-range": "number outside the possible range; left out of every figure",
+    "date-too-early": "date before 1900",
+    "date-after-year-end": "date after the end of the collection year of the return that holds it",
+    "end-before-start": "end date earlier than the start date on the same row",
+    "no-data-rows": "optional file with a header but no data rows: its figures show none",
+    "episode-unknown-child": "episode for a child not in the header",
+    "identifier-collision": "child identifiers that differ only by leading zeros, spaces or letter case",
+    "history-gap": "a collection year missing from the history: the years before it are not used",
     "unknown-code": "code not in the DfE code list for any year",
     "upn-format": "not a unique pupil number (a letter and 12 characters) nor UN1-UN5",
     "postcode-format": "not shaped like a UK postcode",
@@ -39,7 +46,7 @@ RULES: dict[str, str] = {
     "not-restated": "episode open at the end of one return, but the child is not in the next return's episodes",
 }
 
-ACTIONS = ("kept", "trimmed", "excluded", "ignored", "ended")
+ACTIONS = ("kept", "trimmed", "excluded", "ignored", "value-excluded", "ended")
 COLUMNS = ["file", "row", "column", "value", "rule", "message", "action"]
 
 

@@ -72,7 +72,14 @@ def _read_folder(folder: Path, label_prefix: str, problems: list[Problem], unrea
     """Every CSV in ``folder``; a file that cannot be read adds its problems (and is not also
     reported as missing)."""
     raws: list[RawTable] = []
-    for path in sorted(folder.iterdir()):
+    try:
+        paths = sorted(folder.iterdir())
+    except PermissionError:
+        problems.append(Problem(label_prefix or str(folder), "the folder cannot be read (permission denied); ask "
+                                "whoever manages it to give you read access, or copy it"))
+        unreadable.add(label_prefix.lower())
+        return raws
+    for path in paths:
         if path.suffix.lower() != ".csv" or not path.is_file():
             continue
         label = f"{label_prefix}{path.name}"
@@ -165,17 +172,46 @@ def _discover(data: Path, year: CollectionYear, la: str | None, problems: list[P
     return out, notes, la
 
 
-def load_council(data: str | Path, year: str | CollectionYear, la: str | None = None) -> CouncilData:
+def load_council(data: str | Path, year: str | CollectionYear, la: str | None = None, cut_at_gap: bool = False
+                 ) -> CouncilData:
     """Read, check and combine every return up to ``year`` from ``data``.
 
-    Raises :class:`FatalDataError` listing every file-level problem at once.
+    Raises :class:`FatalDataError` listing every file-level problem at once. A collection year missing
+    between the first and ``year`` is one of them, unless ``cut_at_gap``: then the years before the
+    gap are not used, with a finding for each of their files.
     """
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
-    return load_history(data, year, la=la)[year.label]
+    return load_history(data, year, la=la, cut_at_gap=cut_at_gap)[year.label]
 
 
-def load_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0
-                 ) -> dict[str, CouncilData]:
+def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list[Problem], found: F.Findings,
+                  notes: list[str]) -> dict[int, list[RawTable]]:
+    """The returns, checked for a collection year missing in the middle of the history."""
+    years = sorted(per_year)
+    missing = [y for y in range(years[0], years[-1]) if y not in per_year]
+    if not missing:
+        return per_year
+    first, last = CollectionYear(years[0]).label, CollectionYear(years[-1]).label
+    if not cut:
+        problems.extend(Problem(f"{CollectionYear(y).label}/", f"this collection year's return is missing from "
+                                f"the history ({first} to {last}): without it, children's care in that year is "
+                                "unknown and the figures are wrong. Add it, or use only the years after the gap "
+                                "(--cut-at-gap)") for y in missing)
+        return per_year
+    gap, start = CollectionYear(max(missing)), CollectionYear(max(missing) + 1)
+    for y in years:
+        if y < gap.start_year:
+            for r in per_year[y]:
+                found.add(F.make(r.label, [1], None, None, "history-gap", "ignored",
+                                 f"{len(r.frame)} rows not used: the {gap.label} return is missing, so the "
+                                 f"history starts in {start.label} and care before it is unknown"))
+    notes.append(f"The {gap.label} return is missing: only the returns from {start.label} are used, so children's "
+                 f"care before {start.label} is unknown to every figure.")
+    return {y: raws for y, raws in per_year.items() if y > gap.start_year}
+
+
+def load_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
+                 cut_at_gap: bool = False) -> dict[str, CouncilData]:
     """``year`` and up to ``earlier`` collection years before it (those supplied), each as
     :func:`load_council` would load it, keyed by label, oldest first.
 
@@ -189,12 +225,15 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
     problems: list[Problem] = []
     unreadable: set[str] = set()
     per_year, notes, la = _discover(data, year, la, problems, unreadable)
+    gap_found = F.Findings()
+    per_year = _without_gaps(per_year, cut_at_gap, problems, gap_found, notes)
     for sy, raws in per_year.items():
         present = {r.table.key for r in raws}
         prefix = f"{CollectionYear(sy).label}/" if not la else ""
         for t in spec.tables().values():
             label = f"{prefix}{t.file}"
-            if t.required_file and t.key not in present and not la and label.lower() not in unreadable:
+            if (t.required_file and t.key not in present and not la and label.lower() not in unreadable
+                    and prefix.lower() not in unreadable):
                 problems.append(Problem(label, f"required file missing for {CollectionYear(sy).label}"))
         seen: dict[str, str] = {}
         for r in raws:
@@ -212,7 +251,7 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
         if sy < year.start_year - earlier:
             continue
         cy = CollectionYear(sy)
-        found = F.Findings()
+        found = F.Findings(list(gap_found.parts))
         parts: dict[str, list[pd.DataFrame]] = {}
         files: dict[str, str] = {}
         for r in (returns[y] for y in sorted(returns) if y <= sy):
@@ -253,6 +292,11 @@ def _check_return(cy: CollectionYear, raws: list[RawTable]) -> _Return:
     files: dict[str, str] = {}
     for r in raws:
         files.setdefault(r.label, sha256_file(r.path))
+        if not len(r.frame) and r.table.source == "iro":  # (an empty required table is fatal; an empty
+            # optional 903 table is normal, e.g. no care leavers to report on)
+            found.add(F.make(r.label, [1], None, None, "no-data-rows", "kept",
+                             f"the file has a header but no data rows: its figures show none for {cy.label}; if "
+                             "there are records, export the file again"))
         if r.table.first_year and cy < r.table.first_year:
             found.add(F.make(r.label, pd.Series([1]), None, None, "table-not-in-year", "ignored",
                              f"the {r.table.key} table starts in {r.table.first_year.label}; "

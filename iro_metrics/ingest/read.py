@@ -49,7 +49,11 @@ class RawTable:
 
 
 def _decode(path: Path, label: str) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise FatalDataError([Problem(label, "the file cannot be read (permission denied); ask whoever manages "
+                                             "the folder to give you read access, or copy the file")]) from None
     if not data.strip():
         raise FatalDataError([Problem(label, "the file is empty (expected a CSV header row and data rows)")])
     for magic, what in _EXCEL_MAGIC.items():
@@ -59,11 +63,47 @@ def _decode(path: Path, label: str) -> str:
     if b"\x00" in data[:4096]:
         raise FatalDataError([Problem(label, "the file holds binary data (NUL bytes), not CSV text")])
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         row = data[: e.start].count(b"\n") + 1
         raise FatalDataError([Problem(label, f"byte 0x{data[e.start]:02x} is not UTF-8 text; save the file "
                                              "as 'CSV UTF-8'", row=row)]) from None
+    if "\n" not in text and "\r" in text:  # old Mac line endings (CR only): read as ordinary lines
+        text = text.replace("\r", "\n")
+    return text
+
+
+def _header_problems(header: list[str], label: str) -> list[Problem]:
+    """Columns named twice: which copy holds the data cannot be known."""
+    seen: dict[str, int] = {}
+    problems = []
+    for i, h in enumerate(header, start=1):
+        if h and h in seen:
+            problems.append(Problem(label, f"the column name appears twice (columns {seen[h]} and {i}); delete "
+                                           "or rename one of them", column=h, row=1))
+        seen.setdefault(h, i)
+    return problems
+
+
+_TOO_MANY = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _parse(text: str, header: list[str], label: str) -> pd.DataFrame:
+    """The cells as text; a malformed row is a fatal problem naming it."""
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
+                           header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
+    except pd.errors.ParserError as e:
+        if m := _TOO_MANY.search(str(e)):
+            want, line, saw = (int(g) for g in m.groups())
+            raise FatalDataError([Problem(label, f"{saw} fields in this row but {want} columns in the header; a "
+                                                 "value holding a comma must be in double quotes", row=line)]) from None
+        if m := _OPEN_QUOTE.search(str(e)):
+            raise FatalDataError([Problem(label, "a double quote opened in this row is never closed; close it or "
+                                                 "remove it (a quote inside a quoted value is written twice: \"\")",
+                                          row=int(m.group(1)) + 1)]) from None
+        raise FatalDataError([Problem(label, f"not readable as CSV ({e}); save the file as 'CSV UTF-8'")]) from None
 
 
 def first_line(text: str) -> str:
@@ -92,6 +132,8 @@ def read_raw(path: Path, label: str) -> RawTable:
         sep = next(d for d in ";\t|" if d in header[0])
         raise FatalDataError([Problem(label, f"the columns are separated by {sep!r}, not commas; "
                                              "save the file as comma-separated CSV", row=1)])
+    if problems := _header_problems(header, label):
+        raise FatalDataError(problems)
     table, liia = identify(header, path)
     if table is None:
         known = ", ".join(sorted(t.file for t in spec.tables().values()))
@@ -102,8 +144,7 @@ def read_raw(path: Path, label: str) -> RawTable:
         raise FatalDataError([Problem(label, f"required column missing (expected the DfE columns "
                                              f"{','.join(table.dfe_columns)})", column=c, row=1)
                               for c in missing])
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False,
-                        header=0, names=header, index_col=False, on_bad_lines="error", engine="c")
+    frame = _parse(text, header, label)
     frame["_row"] = pd.RangeIndex(2, len(frame) + 2)
     if _BLANK_LINE.search(text.rstrip("\r\n"), len(first_line(text))):  # rare: only then look for empty rows
         data_cols = [c for c in frame.columns if c != "_row"]
@@ -129,6 +170,43 @@ def _dates(s: pd.Series, iso: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     bad_format = filled & ~ok_format
     invalid = filled & ok_format & parsed.isna()
     return parsed, bad_format, invalid
+
+
+#: no date in a 903 return or the IRO records can be earlier than this
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+
+
+def _impossible_dates(t: spec.Table, out: pd.DataFrame, rows: np.ndarray, year: CollectionYear, label: str,
+                      found: F.Findings) -> np.ndarray:
+    """Real dates that cannot be right: before 1900, after the end of the return's year (``by_year_end``),
+    an end before its start (``not_before``). The row is excluded when the date is required, else the
+    date is left out. Returns the rows to exclude."""
+    exclude = np.zeros(len(out), dtype=bool)
+    by_dfe = {c.dfe_name: c for c in t.columns}
+    for col in (c for c in t.columns if c.type == "date"):
+        s = out[col.name]
+        checks = [(s < EARLIEST_DATE, "date-too-early", "before 1900: not a possible date here")]
+        if col.by_year_end:
+            checks.append((s > year.end, "date-after-year-end",
+                           f"after 31 March {year.end.year}, the end of the {year.label} return that holds it"))
+        if col.not_before:
+            start = out[by_dfe[col.not_before].name]
+            checks.append((s < start, "end-before-start", f"earlier than {col.not_before} on the same row"))
+        cleared = np.zeros(len(out), dtype=bool)  # one finding per cell: the first check that fails
+        for mask_s, rule, what in checks:
+            mask = mask_s.fillna(False).to_numpy(dtype=bool) & ~exclude & ~cleared
+            if not mask.any():
+                continue
+            shown = None if spec.is_identifier(col) else s[mask].dt.strftime("%d/%m/%Y").to_numpy()
+            if col.required or rule == "end-before-start":  # a record's own date, or a span that cannot be
+                found.add(F.make(label, rows[mask], col.dfe_name, shown, rule, "excluded", f"{what}; row excluded"))
+                exclude |= mask
+            else:
+                found.add(F.make(label, rows[mask], col.dfe_name, shown, rule, "value-excluded",
+                                 f"{what}; the date is left out (the rest of the row is kept)"))
+                out.loc[mask, col.name] = pd.NaT
+                cleared |= mask
+    return exclude
 
 
 def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.DataFrame:
@@ -203,9 +281,11 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             hi = np.inf if col.max is None else col.max
             with np.errstate(invalid="ignore"):
                 oor = ~np.isnan(num) & ((num < lo) | (num > hi))
-            if oor.any():
-                found.add(F.make(label, rows[oor], col.dfe_name, u.to_numpy()[codes][oor], "out-of-range", "kept",
-                                 f"expected a number from {col.min} to {col.max}"))
+            if oor.any():  # impossible: left out of every figure rather than distort one
+                found.add(F.make(label, rows[oor], col.dfe_name, u.to_numpy()[codes][oor], "out-of-range",
+                                 "value-excluded", f"expected a number from {col.min:g} to {col.max:g}; the value is "
+                                 "left out of every figure that uses it (the rest of the row is kept)"))
+                num = np.where(oor, np.nan, num)
             out[col.name] = pd.array(num, dtype="Float64" if col.type == "float" else "Int64")
         else:
             if col.type in _FORMATS:
@@ -215,6 +295,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
             out[col.name] = pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
     out = pd.DataFrame(out, index=df.index)
+    exclude |= _impossible_dates(t, out, rows, year, label, found)
     # code checks once all columns are typed (year_from may name a date column)
     for col in t.columns:
         if col.type != "code":

@@ -44,9 +44,13 @@ def iro_headcount_at_31_march(m: Model) -> Indicator:
 def iro_caseload_per_fte(m: Model) -> Indicator:
     """Children looked after on 31 March with an IRO allocation open on 31 March, divided by the full-
     time equivalent IROs in post on 31 March, to one decimal place. The IRO Handbook suggests 50 to
-    70 children per full-time IRO."""
-    n = len(_allocated_at_year_end(m))
-    fte = float(_in_post(m)["fte"].sum())
+    70 children per full-time IRO. An IRO whose FTE is impossible (a data-quality finding) is left
+    out, with the children allocated to them."""
+    staff = _in_post(m)
+    unknown = staff.loc[staff["fte"].isna(), "iro_id"]
+    alloc = _allocated_at_year_end(m)
+    n = int((~alloc["iro_id"].isin(set(unknown))).sum())
+    fte = float(staff["fte"].sum())
     if fte <= 0:
         return Indicator(None, n, None)
     return Indicator(round_half_up(n / fte, 1), n, None)

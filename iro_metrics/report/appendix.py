@@ -335,15 +335,29 @@ def data_quality(ctx: Context) -> None:
     if summary_.empty:
         parts.append("<p>Every check of the input data passed: no findings.</p>")
     else:
-        parts.append(f"<p>The input data passed the checks that make it usable; "
-                     f"{len(ctx.data.findings):,} records were noted below. Each was kept, trimmed or excluded "
-                     "as shown.</p>")
+        parts.append(f"<p>{html.escape(findings_sentence(ctx.data.findings.frame()))}</p>")
         df = summary_.rename(columns={"description": "what it means", "action": "what was done",
                                       "count": "records"})[["rule", "what it means", "what was done", "records"]]
         df["records"] = df["records"].map(lambda n: f"{n:,}")
         parts.append(table_html(df, "Data-quality findings", ctx))
     parts += [f"<p>{html.escape(n)}</p>" for n in ctx.data.notes]
     _show("".join(parts))
+
+
+_DONE = {"excluded": "excluded from every figure", "value-excluded": "kept with one value left out of the figures",
+         "trimmed": "trimmed of spaces", "ignored": "ignored", "kept": "kept as they are"}
+
+
+def findings_sentence(found: pd.DataFrame) -> str:
+    """How many rows the findings touch and what was done with them, in one sentence."""
+    rows = found.drop_duplicates(["file", "row"])
+    # a row with several findings counts once, under the strongest action taken on it
+    strongest = found.assign(rank=found["action"].map({a: i for i, a in enumerate(_DONE)}))
+    per_row = strongest.sort_values("rank", kind="stable").drop_duplicates(["file", "row"])["action"].value_counts()
+    done = "; ".join(f"{per_row[a]:,} {_DONE[a]}" for a in _DONE if a in per_row)
+    return (f"The checks found {len(found):,} problem{'s' if len(found) != 1 else ''} in {len(rows):,} "
+            f"row{'s' if len(rows) != 1 else ''} of {rows['file'].nunique():,} file"
+            f"{'s' if rows['file'].nunique() != 1 else ''} (rows: {done}). They are counted below by rule.")
 
 
 def provenance(ctx: Context) -> None:

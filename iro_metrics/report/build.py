@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +27,7 @@ from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
+from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
@@ -46,13 +45,23 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     The officers' commentary file beside the params is injected into the narrative cells (a skeleton is
     written for a new council). The build refuses, changing nothing, when the previous executed notebook
     holds commentary the file does not or the file holds text in no section (unless
-    ``discard_notebook_edits``), and with ``final`` while any section is empty or shows the placeholder. ``timings``, when given, receives the seconds each part took. ``kernel`` is the
-    notebook kernel to use (a batch worker's warm one); by default a fresh one.
+    ``discard_notebook_edits``), and with ``final`` while any section is empty or shows the placeholder.
+    One build of a folder runs at a time (a lock); an interrupted one is repaired first. ``timings``,
+    when given, receives the seconds each part took. ``kernel`` is the notebook kernel to use (a batch
+    worker's warm one); by default a fresh one.
     """
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
+    with Publication(target) as pub:  # one build of the folder at a time; repairs an interrupted one first
+        _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel)
+    return target
+
+
+def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: Path, notebook: Path, clock: _Clock,
+                final: bool, discard_notebook_edits: bool, kernel: Kernel | None) -> None:
+    target = pub.target
     template = nbformat.read(notebook, as_version=4)
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
@@ -67,35 +76,27 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
     # a bad figure quote fails now, naming the section
     C.inject(template, notes, Path(os.path.relpath(notes_file, target)).as_posix(), figures)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}-*"):  # scratch of a build that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; outputs are for reading
+    work = pub.work
+    doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
+    (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
+    nbformat.write(template, work / "template.ipynb")
+    out = work / "appendix.ipynb"
+    nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
+    (work / "template.ipynb").unlink()
+    clock.lap("execute")
+    title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+    page = to_html(_with_figures(nb, figures), title, draft=not final)
+    (work / "appendix.html").write_text(page, encoding="utf-8")
+    clock.lap("html")
     try:
-        doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
-        (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
-        nbformat.write(template, work / "template.ipynb")
-        out = work / "appendix.ipynb"
-        nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
-        (work / "template.ipynb").unlink()
-        clock.lap("execute")
-        title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
-        page = to_html(_with_figures(nb, figures), title, draft=not final)
-        (work / "appendix.html").write_text(page, encoding="utf-8")
-        clock.lap("html")
-        try:
-            to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final)
-        except RenderError as e:
-            raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
-        clock.lap("pdf")
-        (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
-                                     encoding="utf-8")
-        _swap(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final)
+    except RenderError as e:
+        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
+    clock.lap("pdf")
+    (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
+                                 encoding="utf-8")
+    pub.commit()
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,
@@ -128,12 +129,3 @@ class _Clock:
             self.into[name] = now - self.t
         self.t = now
 
-
-def _swap(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new``; the old one is removed only once the new one is in place."""
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -54,6 +54,21 @@ _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "
 _REQUIRED = {"council", "year", "data"}
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key} is given twice (lines {seen[key]} and {line}); keep one", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _check(key: str, value, problems: list[str]) -> None:
     want = _TYPES[key]
     ok = isinstance(value, want) and not isinstance(value, bool)
@@ -70,7 +85,14 @@ def load_params(path: str | Path) -> tuple[Params, Path]:
     if not path.is_file():
         raise ParamsError(path, ["no such file"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise ParamsError(path, [f"byte 0x{e.object[e.start]:02x} (line {line}) is "
+                                 "not UTF-8 text; save the file as UTF-8 (in Notepad: Save as, Encoding UTF-8)"]
+                          ) from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:
         raise ParamsError(path, [f"not valid YAML: {e}"]) from None
     if not isinstance(raw, dict):
@@ -96,6 +118,14 @@ def load_params(path: str | Path) -> tuple[Params, Path]:
                         f"got {raw['la_code']!r}")
     if isinstance(raw.get("suppression_threshold"), int) and raw["suppression_threshold"] < 0:
         problems.append("suppression_threshold: expected 0 or more")
+    if isinstance(raw.get("population"), int) and raw["population"] <= 0:
+        problems.append(f"population: expected the number of children aged 0 to 17 (more than 0), got "
+                        f"{raw['population']}")
+    target = raw.get("timeliness_target")
+    if isinstance(target, (int, float)) and not isinstance(target, bool) and not 0 <= target <= 100:
+        problems.append(f"timeliness_target: expected a percentage from 0 to 100, got {target}")
+    if isinstance(raw.get("council"), str) and not re.search(r"[^\W\d_]", raw["council"]):
+        problems.append(f"council: expected the council's name (with letters), got {raw['council']!r}")
     if problems:
         raise ParamsError(path, problems)
     known = {f.name for f in fields(Params)}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -55,21 +53,16 @@ def summary(outputs: str, year: str) -> None:
 
 def build_regional(outputs: str | Path, year: str) -> Path:
     """``outputs/regional/<year>/regional.ipynb`` and ``.html``, written atomically."""
-    from iro_metrics.report.build import _swap
     from iro_metrics.report.kernel import execute
+    from iro_metrics.report.publication import Publication
     from iro_metrics.report.render import to_html
 
     outputs = Path(outputs)
     collect(outputs, year)  # fails early, clearly, when there is nothing to summarise
     target = outputs / "regional" / year
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{year}-", dir=target.parent))
-    work.chmod(0o755)
-    try:
-        out = work / "regional.ipynb"
-        nb = execute(NOTEBOOK, out, {"outputs": os.path.relpath(outputs, work), "year": year})
-        (work / "regional.html").write_text(to_html(nb, f"Regional summary {year}", draft=False), encoding="utf-8")
-        _swap(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with Publication(target, what="regional summary") as pub:
+        out = pub.work / "regional.ipynb"
+        nb = execute(NOTEBOOK, out, {"outputs": os.path.relpath(outputs, pub.work), "year": year})
+        (pub.work / "regional.html").write_text(to_html(nb, f"Regional summary {year}", draft=False), encoding="utf-8")
+        pub.commit()
     return target

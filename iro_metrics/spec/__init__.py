@@ -29,6 +29,8 @@ class Column:
     any_year: bool = False  # a code valid in any year is accepted (not a 903 return)
     min: float | None = None
     max: float | None = None
+    by_year_end: bool = False  # a date that cannot fall after the end of the return's collection year
+    not_before: str | None = None  # the DfE column of the start this end date cannot precede
 
 
 @dataclass(frozen=True)
