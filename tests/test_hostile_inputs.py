@@ -117,7 +117,7 @@ def test_a_missing_year_in_the_middle_is_fatal(three_years, capsys):
     assert fatal(three_years) == [
         "2023-24/: this collection year's return is missing from the history (2022-23 to 2024-25): without it, "
         "children's care in that year is unknown and the figures are wrong. Add it, or use only the years after "
-        "the gap (--cut-at-gap)"]
+        "the gap (--cut-at-gap, or cut_at_gap: true in a params file)"]
     assert main(["validate", "--data", str(three_years), "--year", "2024-25"]) == 1
 
 
@@ -132,6 +132,19 @@ def test_cut_at_gap_uses_the_years_after_it_loudly(three_years, capsys):
     assert any("2023-24 return is missing" in n for n in data.notes)
     assert main(["validate", "--data", str(three_years), "--year", "2024-25", "--cut-at-gap"]) == 0
     assert "history-gap" in capsys.readouterr().out
+
+
+def test_a_build_refuses_a_gap_unless_its_params_say_cut_at_gap(three_years, tmp_path, capsys):
+    shutil.rmtree(three_years / "2023-24")
+    params = tmp_path / "params" / "a" / "2024-25.yaml"
+    params.parent.mkdir(parents=True)
+    params.write_text(f"council: A Town\nyear: 2024-25\ndata: {three_years}\n")
+    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 1
+    assert "2023-24/: this collection year's return is missing" in capsys.readouterr().err
+    params.write_text(f"council: A Town\nyear: 2024-25\ndata: {three_years}\ncut_at_gap: true\n")
+    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "a-town" / "2024-25" / "appendix.html").read_text()
+    assert "history-gap" in page and "2023-24 return is missing" in page
 
 
 # --- optional files, children, identifiers ----------------------------------------------------------

@@ -196,7 +196,7 @@ def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list
         problems.extend(Problem(f"{CollectionYear(y).label}/", f"this collection year's return is missing from "
                                 f"the history ({first} to {last}): without it, children's care in that year is "
                                 "unknown and the figures are wrong. Add it, or use only the years after the gap "
-                                "(--cut-at-gap)") for y in missing)
+                                "(--cut-at-gap, or cut_at_gap: true in a params file)") for y in missing)
         return per_year
     gap, start = CollectionYear(max(missing)), CollectionYear(max(missing) + 1)
     for y in years:

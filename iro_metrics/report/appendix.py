@@ -72,7 +72,8 @@ class Context:
 
 def setup(council: str, year: str, data: str, population: int | None = None, la: str | None = None,
           timeliness_target: float = 97.0, suppression_threshold: int = 5, la_code: str | None = None,
-          comparators: str | None = None, population_by_ethnicity: str | None = None, **_: object) -> Context:
+          comparators: str | None = None, population_by_ethnicity: str | None = None, cut_at_gap: bool = False,
+          **_: object) -> Context:
     """Load the data, compute every figure (and each earlier year's, for the change on last year and
     the five-year trends), look up the published comparators, fix display settings."""
     import matplotlib
@@ -84,7 +85,7 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
-    years = load_history(data, cy, la=la, earlier=4)
+    years = load_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap)
     loaded = years[cy.label]
     by_ethnicity = read_population_by_ethnicity(population_by_ethnicity) if population_by_ethnicity else None
     indicators, tables = compute_all(build_model(loaded, population=population,

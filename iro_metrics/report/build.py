@@ -65,7 +65,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     template = nbformat.read(notebook, as_version=4)
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
-    data = load_council(data_dir, params.year, la=params.la)  # fails early, with clear errors, on bad data
+    # fails early, with clear errors, on bad data
+    data = load_council(data_dir, params.year, la=params.la, cut_at_gap=params.cut_at_gap)
     by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
     model = build_model(data, population=params.population,
                         population_by_ethnicity=read_population_by_ethnicity(by_ethnicity) if by_ethnicity else None)

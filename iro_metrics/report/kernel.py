@@ -176,10 +176,12 @@ def execute(template: Path, out: Path, parameters: dict, kernel: Kernel | None =
 
 
 def tidy(nb: nbformat.NotebookNode) -> None:
-    """Strip run times and papermill's random cell id and bookkeeping, in place."""
+    """Strip run times and papermill's random cell id and bookkeeping, in place; lock and fold the
+    injected parameters like every other code cell, so an officer cannot break them in JupyterLab."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id
+            cell.metadata.update({"jupyter": {"source_hidden": True}, "editable": False, "deletable": False})

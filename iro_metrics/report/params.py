@@ -42,6 +42,7 @@ class Params:
     suppression_threshold: int = 5
     comparators: str | None = None  # the council's own comparator file (local indicators), relative to this file
     population_by_ethnicity: str | None = None  # 0-17 by ethnic group (docs/data.md), relative to this file
+    cut_at_gap: bool = False  # a year missing from the history: use the years after it (docs/data.md)
 
     @property
     def slug(self) -> str:
@@ -50,7 +51,7 @@ class Params:
 
 _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
           "timeliness_target": float, "suppression_threshold": int, "comparators": str,
-          "population_by_ethnicity": str}
+          "population_by_ethnicity": str, "cut_at_gap": bool}
 _REQUIRED = {"council", "year", "data"}
 
 
@@ -71,11 +72,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def _check(key: str, value, problems: list[str]) -> None:
     want = _TYPES[key]
-    ok = isinstance(value, want) and not isinstance(value, bool)
+    ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
     if not ok:
-        name = {str: "text", int: "a whole number", float: "a number"}[want]
+        name = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[want]
         problems.append(f"{key}: expected {name}, got {value!r}")
 
 
