@@ -51,6 +51,22 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from iro_metrics.comparators.reconcile import check_published, listing, reconcile, summary
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.model import build_model
+
+    check_published(args.la_code, args.year)  # an unknown code or unpublished year fails before loading
+    data = load_council(args.data, args.year, la=args.la)
+    table = reconcile(build_model(data, population=args.population), args.la_code)
+    if args.json:
+        print(json.dumps({"la_code": args.la_code, "year": data.year.label, "summary": summary(table),
+                          "figures": json.loads(table.to_json(orient="records"))}, indent=2))
+    else:
+        print(listing(table, args.la_code, data.year.label))
+    return 1 if args.strict and (table["status"] == "differs").any() else 0
+
+
 def _comparators_update(args: argparse.Namespace) -> int:
     from iro_metrics.comparators.update import update
 
@@ -219,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "regional and statistical-neighbour comparators")
     m.add_argument("--comparators", type=Path, metavar="CSV", help="the council's own comparator file")
     m.set_defaults(func=_metrics)
+
+    rc = sub.add_parser("reconcile", help="compare with DfE's published figures for the council",
+                        description="List every comparable figure DfE published for the council (--la-code) and "
+                                    "--year beside the figure computed from the data, whether it agrees, the size "
+                                    "of each difference and the causes to check. Exits 0 with the listing; with "
+                                    "--strict, exits 1 on any difference.")
+    data_args(rc)
+    rc.add_argument("--la-code", required=True, metavar="CODE", help="the council's code, e.g. E09000028")
+    rc.add_argument("--population", type=int, metavar="N",
+                    help="the council's population aged 0-17 (ONS), for the rate per 10,000")
+    rc.add_argument("--strict", action="store_true", help="exit 1 when any comparable figure differs")
+    rc.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    rc.set_defaults(func=_reconcile)
 
     pb = sub.add_parser("publish", help="write the breakdown tables as published CSVs (suppressed)",
                         description="Write every breakdown table as CSV with statistical disclosure control: "
