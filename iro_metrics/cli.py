@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,9 +191,16 @@ def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
 
-    cfg = SynthConfig(council=args.council, children=args.children, years=year_range(args.years),
-                      seed=args.seed, late_share=args.late_share)
-    written = write_councils(args.out, cfg, councils=args.councils)
+    if args.like:
+        from iro_metrics.synth import write_council
+        from iro_metrics.synth.calibrate import like
+
+        cfg, calibration = like(args.like, year_range(args.years), seed=args.seed)
+        written = write_council(args.out, replace(cfg, late_share=args.late_share), calibration)
+    else:
+        cfg = SynthConfig(council=args.council, children=args.children, years=year_range(args.years),
+                          seed=args.seed, late_share=args.late_share)
+        written = write_councils(args.out, cfg, councils=args.councils)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -335,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--late-share", type=float, default=0.08, metavar="P",
                    help="share of reviews held late (default 0.08)")
+    s.add_argument("--like", metavar="CODE", help="a council calibrated to this English council's published figures "
+                   "(e.g. E09000028): its last year reproduces them (see docs/reconciliation.md)")
     s.add_argument("--councils", type=int, default=1, metavar="K",
                    help="write K councils into DIR/<council-slug>/ (default 1: straight into DIR)")
     s.set_defaults(func=_synth)
