@@ -18,7 +18,8 @@ import pandas as pd
 from iro_metrics.comparators import DATA, numeric
 from iro_metrics.comparators.reconcile import CLA_FILE, _published, categories, check_published, council_name
 from iro_metrics.errors import UsageError
-from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, YEAR, _choice, day
+from iro_metrics.dates import age_in_years
+from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, day, to_dates
 from iro_metrics.synth.config import SynthConfig
 from iro_metrics.years import CollectionYear
 
@@ -80,7 +81,7 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
                        ("ceases", "Children ceasing to be looked after each year")):
         value = numeric(row.loc[label, "children_count"]) if label in row.index else None
         if value is None:
-            raise UsageError(f"{la_code}: DfE's {label.lower()} for {year} is not published "
+            raise UsageError(f"{la_code}: DfE's '{label}' for {year} is not published "
                              f"({row.loc[label, 'children_count'] if label in row.index else 'no row'})")
         counts[key] = int(value)
     rng = np.random.default_rng([seed, int(period)])
@@ -126,10 +127,11 @@ class LikeCouncil:
                             "dob": p["dob"].to_numpy()})
         kids = per.groupby("child").agg(cla=("cla", "any"), s=("s", "any"), c=("c", "any"), inyear=("inyear", "any"),
                                         uasc=("uasc", "first"), dob=("dob", "first"))
-        age = (y1 - kids["dob"].to_numpy()) / YEAR
+        age = age_in_years(to_dates(kids["dob"].to_numpy()), to_dates(np.array([y1]))[0]).to_numpy(dtype=int)
         kids["band"] = pd.cut(age, [b[0] for b in AGE_BANDS] + [99], right=False,
                               labels=[b[2] for b in AGE_BANDS]).astype(str)
         kids["key"] = rng.random(len(kids))
+        self.starters = int((kids["s"] & kids["inyear"]).sum())
         chosen = self._choose_cla(kids[kids["cla"]], rng)
         cla_s, cla_c = int(kids.loc[chosen, "s"].sum()), int(kids.loc[chosen, "c"].sum())
         other = kids[kids["inyear"] & ~kids["cla"]].sort_values("key")
@@ -174,7 +176,10 @@ class LikeCouncil:
         short = [c[2] / max(c[3], 1) for c in cells if c[2] > c[3]]
         if short:
             raise Shortfall(max(short) * 1.1)
-        ratio = pool["s"].mean() if len(pool) else 0.0
+        # as many started in the year as the pool keeps of its starters, and enough that the ceases can
+        # be met by children who left
+        stayed_share = pool["s"].sum() / max(self.starters, 1)
+        ratio = min(1.0, max(stayed_share * self.t.starts, self.t.starts - self.t.ceases + 2) / max(self.t.cla, 1))
         chosen = []
         for band, is_uasc, n, _ in cells:
             cand = pool[(pool["band"] == band) & (pool["uasc"] == is_uasc)]
