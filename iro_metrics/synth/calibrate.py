@@ -180,14 +180,17 @@ class LikeCouncil:
         # be met by children who left
         stayed_share = pool["s"].sum() / max(self.starters, 1)
         ratio = min(1.0, max(stayed_share * self.t.starts, self.t.starts - self.t.ceases + 2) / max(self.t.cla, 1))
+        cands = [pool[(pool["band"] == band) & (pool["uasc"] == is_uasc)] for band, is_uasc, _, _ in cells]
+        n = np.array([c[2] for c in cells])
+        lows = np.array([max(0, k - int((~c["s"]).sum())) for k, c in zip(n, cands)])  # babies all started
+        highs = np.array([min(k, int(c["s"].sum())) for k, c in zip(n, cands)])
+        want = int(np.clip(round(ratio * self.t.cla), lows.sum(), min(highs.sum(), max(self.t.starts, lows.sum()))))
+        n_s = lows + _largest_remainder(n.astype(float), want - int(lows.sum()), highs - lows)
         chosen = []
-        for band, is_uasc, n, _ in cells:
-            cand = pool[(pool["band"] == band) & (pool["uasc"] == is_uasc)]
-            # those who started in the year in the pool's proportion; re-entrants (ceased too) last
-            n_s = min(int(round(n * ratio)), int(cand["s"].sum()))
-            n_s = max(n_s, n - int((~cand["s"]).sum()))
-            started = cand[cand["s"]].sort_values(["c", "key"]).index[:n_s]
-            stayed = cand[~cand["s"]].sort_values(["c", "key"]).index[: n - n_s]
+        for cand, k, k_s in zip(cands, n, n_s):
+            # re-entrants (who also ceased in the year) last
+            started = cand[cand["s"]].sort_values(["c", "key"]).index[:k_s]
+            stayed = cand[~cand["s"]].sort_values(["c", "key"]).index[: k - k_s]
             chosen += [*started, *stayed]
         return np.array(chosen, dtype=int)
 
