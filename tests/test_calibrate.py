@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import shared_path
@@ -137,5 +136,6 @@ def test_reconcile_strict_cli_on_a_calibrated_council(councils, tmp_path_factory
     assert main(args) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("Children looked after on 31 March  "))
-    assert line.split()[-4:] == [line.split()[-4], line.split()[-4], "+0", "agrees"]
-    assert pd.notna(out)
+    published, computed, diff, status = line.split()[-4:]
+    assert (computed, diff, status) == (published, "+0", "agrees")
+    assert main([*args, "--strict"]) == 1  # legal status and placement are not calibrated yet
