@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,22 @@ def _metrics(args: argparse.Namespace) -> int:
                   council=args.council, comparators=comparators)
     print(json.dumps(doc, indent=2))
     return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from iro_metrics.comparators.reconcile import check_published, listing, reconcile, summary
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.model import build_model
+
+    check_published(args.la_code, args.year)  # an unknown code or unpublished year fails before loading
+    data = load_council(args.data, args.year, la=args.la)
+    table = reconcile(build_model(data, population=args.population), args.la_code)
+    if args.json:
+        print(json.dumps({"la_code": args.la_code, "year": data.year.label, "summary": summary(table),
+                          "figures": json.loads(table.to_json(orient="records"))}, indent=2))
+    else:
+        print(listing(table, args.la_code, data.year.label))
+    return 1 if args.strict and (table["status"] == "differs").any() else 0
 
 
 def _comparators_update(args: argparse.Namespace) -> int:
@@ -190,9 +207,16 @@ def _synth(args: argparse.Namespace) -> int:
     from iro_metrics.synth import SynthConfig, write_councils
     from iro_metrics.years import year_range
 
-    cfg = SynthConfig(council=args.council, children=args.children, years=year_range(args.years),
-                      seed=args.seed, late_share=args.late_share)
-    written = write_councils(args.out, cfg, councils=args.councils)
+    if args.like:
+        from iro_metrics.synth import write_council
+        from iro_metrics.synth.calibrate import like
+
+        cfg, calibration = like(args.like, year_range(args.years), seed=args.seed)
+        written = write_council(args.out, replace(cfg, late_share=args.late_share), calibration)
+    else:
+        cfg = SynthConfig(council=args.council, children=args.children, years=year_range(args.years),
+                          seed=args.seed, late_share=args.late_share)
+        written = write_councils(args.out, cfg, councils=args.councils)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -240,6 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "regional and statistical-neighbour comparators")
     m.add_argument("--comparators", type=Path, metavar="CSV", help="the council's own comparator file")
     m.set_defaults(func=_metrics)
+
+    rc = sub.add_parser("reconcile", help="compare with DfE's published figures for the council",
+                        description="List every comparable figure DfE published for the council (--la-code) and "
+                                    "--year beside the figure computed from the data, whether it agrees, the size "
+                                    "of each difference and the causes to check. Exits 0 with the listing; with "
+                                    "--strict, exits 1 on any difference.")
+    data_args(rc)
+    rc.add_argument("--la-code", required=True, metavar="CODE", help="the council's code, e.g. E09000028")
+    rc.add_argument("--population", type=int, metavar="N",
+                    help="the council's population aged 0-17 (ONS), for the rate per 10,000")
+    rc.add_argument("--strict", action="store_true", help="exit 1 when any comparable figure differs")
+    rc.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    rc.set_defaults(func=_reconcile)
 
     pb = sub.add_parser("publish", help="write the breakdown tables as published CSVs (suppressed)",
                         description="Write every breakdown table as CSV with statistical disclosure control: "
@@ -329,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--late-share", type=float, default=0.08, metavar="P",
                    help="share of reviews held late (default 0.08)")
+    s.add_argument("--like", metavar="CODE", help="a council calibrated to this English council's published figures "
+                   "(e.g. E09000028): its last year reproduces them (see docs/reconciliation.md)")
     s.add_argument("--councils", type=int, default=1, metavar="K",
                    help="write K councils into DIR/<council-slug>/ (default 1: straight into DIR)")
     s.set_defaults(func=_synth)

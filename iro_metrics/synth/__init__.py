@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,12 +43,25 @@ class Synthetic:
     oc3: dict[int, pd.DataFrame]  # care leavers, by collection start year
 
 
-def generate(cfg: SynthConfig) -> Synthetic:
-    """Simulate the council. Deterministic for ``cfg.seed``."""
+class Calibration(Protocol):
+    """Fits the simulated council to a real council's published figures (``synth/calibrate.py``)."""
+
+    def select(self, p: pd.DataFrame, ep: pd.DataFrame, cfg: SynthConfig, rng: np.random.Generator
+               ) -> tuple[pd.DataFrame, pd.DataFrame, SynthConfig]: ...
+
+    def characteristics(self, kids: pd.DataFrame, p: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame: ...
+
+
+def generate(cfg: SynthConfig, calibration: Calibration | None = None) -> Synthetic:
+    """Simulate the council. Deterministic for ``cfg.seed``. With a ``calibration``, the periods and
+    episodes simulated are cut down and adjusted to a real council's published figures before the
+    reviews and IRO records are drawn."""
     rng = np.random.default_rng(cfg.seed)
     first, last = day(cfg.years[0].start), day(cfg.years[-1].end)
     p = plan_periods(simulate_periods(cfg, rng), cfg, rng)
     ep = build_episodes(p, cfg, rng)
+    if calibration is not None:
+        p, ep, cfg = calibration.select(p, ep, cfg, rng)
     rv = simulate_reviews(p, ep, last, cfg.late_share, cfg.missed_share, rng)
     kids = p.groupby("child").agg(dob=("dob", "first"), uasc=("uasc", "first"), first_start=("start", "min"))
     n = len(kids)
@@ -59,6 +73,8 @@ def generate(cfg: SynthConfig) -> Synthetic:
     upn = np.char.add(_UPN_LETTERS[rng.integers(0, len(_UPN_LETTERS), n)],
                       np.char.zfill(rng.integers(0, 10**12, n, dtype=np.int64).astype(str), 12))
     kids = kids.assign(CHILD=ids.astype(str), SEX=np.where(male, "M", "F"), ETHNIC=ethnic, UPN=upn)
+    if calibration is not None:
+        kids = calibration.characteristics(kids, p, rng)
     posts = max(1, int(round(cfg.children / cfg.iro_caseload / 0.92)))
     st = iro.staff(posts, first, last, rng)
     records = {
@@ -220,9 +236,9 @@ def _iro_year(s: Synthetic, year: CollectionYear, child: np.ndarray) -> dict[str
     return out
 
 
-def write_council(out: str | Path, cfg: SynthConfig) -> list[Path]:
+def write_council(out: str | Path, cfg: SynthConfig, calibration: Calibration | None = None) -> list[Path]:
     """Write ``out/<YYYY-YY>/`` for every year of ``cfg``; returns the folders written."""
-    s = generate(cfg)
+    s = generate(cfg, calibration)
     out = Path(out)
     folders = []
     for year in cfg.years:

@@ -1,0 +1,141 @@
+"""Synthetic councils calibrated to real councils' published figures (synth --like), closed loop with
+reconciliation (metrics.md §10)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from iro_metrics.cli import main
+from iro_metrics.comparators.reconcile import reconcile
+from iro_metrics.errors import UsageError
+from iro_metrics.ingest.load import load_council
+from iro_metrics.metrics.iro_service import iro_caseload_per_fte
+from iro_metrics.model import build_model
+from iro_metrics.synth import write_council
+from iro_metrics.synth.calibrate import fill_suppressed, like
+from iro_metrics.years import year_range
+
+YEARS = "2023-24:2024-25"
+# the figures synth --like reproduces exactly (legal status, placement and the stability measures are
+# not calibrated yet: see docs/reconciliation.md)
+CALIBRATED = {"", "Age group", "Sex", "Ethnicity", "Category of need", "Unaccompanied asylum-seeking children"}
+COUNCILS = {
+    "E09000028": "Southwark: inner London, many UASC",
+    "E06000017": "Rutland: the smallest with a full table",
+    "E09000021": "Kingston upon Thames: many suppressed cells",
+    "E06000063": "Cumberland: a council created in 2023",
+    "E08000025": "Birmingham: a large city",
+    "E10000016": "Kent: the largest, with the most UASC",
+}
+SLOW = {"E08000025", "E10000016"}
+
+
+def synth_like(code: str, out: Path, seed: int = 1) -> Path:
+    cfg, calibration = like(code, year_range(YEARS), seed=seed)
+    write_council(out, cfg, calibration)
+    return out
+
+
+@pytest.fixture(scope="module")
+def councils(tmp_path_factory) -> dict[str, Path]:
+    return {}
+
+
+def council(councils: dict, tmp_path_factory, code: str) -> Path:
+    if code not in councils:
+        councils[code] = synth_like(code, tmp_path_factory.mktemp(code))
+    return councils[code]
+
+
+@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in COUNCILS])
+def test_closed_loop_reproduces_the_published_figures(code, councils, tmp_path_factory):
+    data = council(councils, tmp_path_factory, code)
+    m = build_model(load_council(data, "2024-25"))
+    t = reconcile(m, code)
+    calibrated = t[t["breakdown"].isin(CALIBRATED) & (t["status"] != "not comparable")
+                   & (t["measure"] != "Children looked after per 10,000 children")]
+    assert len(calibrated) >= 15  # Rutland: 17 comparable, the rest suppressed
+    assert (calibrated["status"] == "agrees").all(), calibrated[calibrated["status"] != "agrees"]
+    # the IRO service is sized to the council: caseloads in the Handbook's 50-70 (a council with a few
+    # dozen children has one IRO, whose caseload is below it: Rutland, 32 children)
+    caseload = iro_caseload_per_fte(m).value
+    assert 50 <= caseload <= 70 if len(m.cla_at_year_end) >= 100 else caseload <= 70
+
+
+def test_jointly_realistic(councils, tmp_path_factory):
+    m = build_model(load_council(council(councils, tmp_path_factory, "E09000028"), "2024-25"))
+    cur = m.cla_episodes_at_year_end
+    age = m.age_on(cur.index, m.year_end)
+    sex = m.header["sex"].reindex(cur.index)
+    uasc = m.data["uasc"]["child_id"]
+    is_uasc = cur.index.isin(set(uasc))
+    assert is_uasc.sum() == 54  # Southwark's published UASC on 31 March 2025
+    assert (age[is_uasc] >= 14).all() and (sex[is_uasc] == "M").mean() >= 0.85
+    assert (age[cur["placement"].isin(["A3", "A4", "A5", "A6"]).to_numpy()] < 10).all()
+    assert (age[cur["legal_status"].isin(["E1", "D1"]).to_numpy()] < 12).all()
+    assert (age[cur["placement"].isin(["K3", "H5"]).to_numpy()] >= 16).all()
+
+
+def test_deterministic_for_a_seed(tmp_path):
+    a, b = synth_like("E06000017", tmp_path / "a"), synth_like("E06000017", tmp_path / "b")
+    c = synth_like("E06000017", tmp_path / "c", seed=2)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
+
+
+def test_fill_suppressed_by_hand():
+    rng = np.random.default_rng(0)
+    # 14 children, 10 shown: the two suppressed cells share 4, each 1 to 5
+    out = fill_suppressed({"a": "10", "b": "c", "z": "c"}, 14, rng)
+    assert out["a"] == 10 and out["b"] + out["z"] == 4 and min(out["b"], out["z"]) >= 1
+    # 11 children: only 1 left for two suppressed cells (secondary suppression hides a 0)
+    out = fill_suppressed({"a": "10", "b": "c", "z": "c"}, 11, rng)
+    assert sorted([out["b"], out["z"]]) == [0, 1]
+    with pytest.raises(UsageError, match="add up to 12, not the total 11"):
+        fill_suppressed({"a": "10", "b": "2"}, 11, rng)
+
+
+def test_unknown_code_unpublished_year_and_suppressed_total_are_clear_errors(tmp_path, capsys):
+    assert main(["synth", "--like", "E99999999", "--out", str(tmp_path / "x")]) == 1
+    assert "E99999999: not an English council in the published tables" in capsys.readouterr().err
+    assert main(["synth", "--like", "E09000028", "--years", "2017-18:2019-20", "--out", str(tmp_path / "x")]) == 1
+    assert "DfE has published no figures for 2019-20 (published: 2020-21" in capsys.readouterr().err
+    assert main(["synth", "--like", "E06000053", "--out", str(tmp_path / "x")]) == 1  # Isles of Scilly: z
+    assert "'Children looked after on 31 March each year' for 2024-25 is not published (z)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", ["E09000028", "E06000017"])
+def test_dfe_rules_pass(code, councils, tmp_path_factory):
+    tool = shared_path("tools", "check-903-realism")
+    if not (shutil.which("python3.11") or shutil.which("python3")):
+        pytest.skip("no Python to create the DfE validator's virtual environment")
+    data = council(councils, tmp_path_factory, code)
+    # the same allow-list as the default synthetic council (tests/test_synth.py)
+    env = dict(os.environ, ALLOW="392a 392c 169 179 1015 SW12STG2")
+    r = subprocess.run(["bash", str(tool), str(data / "2024-25"), "2024-25", str(data / "2023-24")],
+                       capture_output=True, text=True, env=env, timeout=900)
+    if r.returncode != 0 and "setting up the DfE 903 validator" in r.stderr and "flags in" not in r.stdout:
+        pytest.skip(f"the DfE validator's virtual environment could not be created:\n{r.stderr[-2000:]}")
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "0 flags in 0 rules outside the allow-list" in r.stdout
+
+
+def test_reconcile_strict_cli_on_a_calibrated_council(councils, tmp_path_factory, capsys):
+    data = council(councils, tmp_path_factory, "E06000017")
+    args = ["reconcile", "--data", str(data), "--year", "2024-25", "--la-code", "E06000017"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("Children looked after on 31 March  "))
+    published, computed, diff, status = line.split()[-4:]
+    assert (computed, diff, status) == (published, "+0", "agrees")
+    assert main([*args, "--strict"]) == 1  # legal status and placement are not calibrated yet
