@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import os
 import re
@@ -53,15 +54,33 @@ def test_html_structure(built):
     assert page.count("<h1>") == 1 and '<nav aria-labelledby="contents">' in page
     assert not re.search(r"(src|href)=\"https?:", page)  # opens offline: no CDN, no network
     assert "<script" not in page and "In&nbsp;[" not in page  # no code, no prompts
-    figures = re.findall(r"<figure>.*?</figure>", page, flags=re.S)
-    assert len(figures) == 8  # five trend lines, three bar charts
-    for f in figures:
-        alt = re.search(r'alt="([^"]+)"', f).group(1)
-        assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60  # states what it shows
-        assert "<figcaption>Figure " in f
+    figures = re.findall(r'<figure class="chart">.*?</figure>', page, flags=re.S)
+    captions = [re.search(r"<figcaption>Figure \d+\. ([^<]+)</figcaption>", f).group(1) for f in figures]
+    for wanted in ["Reviews held on time (%), 2020-21", "Reviews held on time by month", "Children per full-time IRO",
+                   "Reviews held by participation code", "Placement stability", "Escalations raised by highest stage",
+                   "Escalations raised by theme", "Children looked after at 31 March by age"]:
+        assert any(c.startswith(wanted) for c in captions), wanted  # a chart for each section where it helps
+    assert len(figures) == 12  # five trends, caseload, months, age, participation, stage, theme, stability
+    for f in figures:  # inline SVG: text selectable, an accessible name that states the finding
+        assert "<img" not in f and re.search(r"<svg[^>]*\brole=\"img\"", f) and "<text" in f
+        alt = html.unescape(re.search(r'<svg[^>]*aria-label="([^"]+)"', f).group(1))
+        assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60
+    month = next(f for f in figures if "by month" in f)
+    assert re.search(r"the 97% target: below target in \d+ of 12 months; lowest", month)
+    caseload = next(f for f in figures if "Children per full-time IRO" in f)
+    assert re.search(r"range of 50 to 70: (above|within|below) the range in 2024-25 at [\d.]+", caseload)
+    assert len(set(re.findall(r'\bid="([^"]+)"', page))) == len(re.findall(r'\bid="([^"]+)"', page))  # ids unique
     assert "No description has been provided" not in page
-    tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
-    assert len(tables) > 20 and all("<caption>" in t and '<th scope="col">' in t for t in tables)
+    tables = re.findall(r'<div ([^>]*)><table><caption id="(table-\d+)">(.*?)</table></div>', page, flags=re.S)
+    for attributes, tid, t in tables:
+        assert set(attributes.split()) == {'class="table-wrap"', 'role="region"', f'aria-labelledby="{tid}"',
+                                           'tabindex="0"'} and '<th scope="col"' in t
+    assert len(tables) > 20
+    assert len(tables) == page.count("<table>")  # every table scrolls in its own named, focusable box
+    summary = next(t for _, _, t in tables if t.startswith("Table 1. Key indicators"))
+    assert '<th class="num" scope="col">2024-25</th>' in summary  # numeric headers aligned with numbers
+    for wrong in ["Iros", "Caseload per fte", ">Iros<"]:
+        assert wrong not in page
     assert "@media print" in page and '<p class="draft"' in page
     for section in ["summary", "reviews", "participation", "escalations", "priorities"]:
         assert f'data-section="{section}"' in page  # a commentary placeholder in every section
@@ -84,7 +103,7 @@ def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
                     walk(kid)
 
         walk(pdf.Root.StructTreeRoot)
-        assert len(figures) == 8 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
+        assert len(figures) == 12 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
         fonts = [f for page in pdf.pages for f in page.Resources.get("/Font", {}).values()]
         assert fonts and all("/FontFile2" in f.DescendantFonts[0].FontDescriptor or "/FontFile3" in
                              f.DescendantFonts[0].FontDescriptor for f in fonts if "/DescendantFonts" in f)

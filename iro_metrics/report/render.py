@@ -62,10 +62,15 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB")
 
 
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+_INLINE_SVG = re.compile(r'<svg\b[^>]*\baria-label="([^"]*)"[^>]*>.*?</svg>', flags=re.S)
+#: SVG names an HTML parser lower-cases in the page (browsers restore them; a standalone SVG needs them)
+_SVG_CASE = {"viewbox=": "viewBox=", "<clippath": "<clipPath", "</clippath>": "</clipPath>"}
 
 
 def _images_to_files(page: str, folder: Path) -> str:
-    """Embedded PNGs become files beside the Typst source (Typst reads images from files)."""
+    """Embedded PNGs and inline SVG charts become files beside the Typst source or the Word document
+    (both read images from files); an SVG chart becomes an image with its accessible name as alt text,
+    so it stays vector in the PDF."""
     count = 0
 
     def save(m: re.Match) -> str:
@@ -75,4 +80,14 @@ def _images_to_files(page: str, folder: Path) -> str:
         (folder / name).write_bytes(base64.b64decode(m.group(1)))
         return f'src="{name}"'
 
-    return _DATA_URI.sub(save, page)
+    def save_svg(m: re.Match) -> str:
+        nonlocal count
+        count += 1
+        name = f"figure-{count}.svg"
+        text = m.group(0)  # matplotlib's SVG declares its namespaces
+        for lower, proper in _SVG_CASE.items():
+            text = text.replace(lower, proper)
+        (folder / name).write_text(text, encoding="utf-8")
+        return f'<img src="{name}" alt="{m.group(1)}">'
+
+    return _INLINE_SVG.sub(save_svg, _DATA_URI.sub(save, page))
