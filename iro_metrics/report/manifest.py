@@ -59,6 +59,8 @@ def manifest(params_path: str | Path, notebook: Path) -> dict:
         inputs[f"data/{rel.as_posix()}"] = sha256_file(path)
     if params.comparators:
         inputs["local comparators"] = sha256_file(params_path.parent / params.comparators)
+    if params.reference_docx:
+        inputs["reference.docx"] = sha256_file(params_path.parent / params.reference_docx)
     inputs.update(_shared_inputs())
     fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return {"fingerprint": fingerprint, "inputs": inputs, "software": {p: _version(p) for p in PACKAGES}}

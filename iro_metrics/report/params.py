@@ -41,6 +41,7 @@ class Params:
     timeliness_target: float = 97.0  # % of reviews on time
     suppression_threshold: int = 5
     comparators: str | None = None  # the council's own comparator file (local indicators), relative to this file
+    reference_docx: str | None = None  # the council's Word template styling appendix.docx, relative to this file
 
     @property
     def slug(self) -> str:
@@ -48,7 +49,7 @@ class Params:
 
 
 _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
-          "timeliness_target": float, "suppression_threshold": int, "comparators": str}
+          "timeliness_target": float, "suppression_threshold": int, "comparators": str, "reference_docx": str}
 _REQUIRED = {"council", "year", "data"}
 
 

@@ -42,9 +42,10 @@ def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool
     return body
 
 
-def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB") -> None:
+def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB", footer: str = "") -> None:
     """A4, tagged, PDF/UA-1 (the compile fails if any image lacks alt text), fonts embedded, dated
-    ``when`` rather than now so that rebuilding gives the same bytes."""
+    ``when`` rather than now so that rebuilding gives the same bytes; ``footer`` (the council's name)
+    beside "Page N of M" on every page."""
     import pypandoc
     import typst
 
@@ -55,10 +56,16 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB")
             page, "typst", format="html",
             extra_args=["--standalone", f"--template={TEMPLATES / 'iro' / 'appendix.typst'}", "--lua-filter",
                         str(TEMPLATES / "iro" / "figures.lua"), "-M", f"title={title}", "-V", f"lang={lang[:2]}",
+                        "-V", f"footer={_typst_text(footer)}",
                         "--columns=100"])
         typ.write_text(text, encoding="utf-8")
         stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
         typst.compile(str(typ), output=str(out), pdf_standards=["ua-1"], timestamp=stamp, root=tmp)
+
+
+def _typst_text(text: str) -> str:
+    """Plain text inside Typst markup: its markup characters escaped."""
+    return re.sub(r"([\\#$*_\[\]<>@`~/=-])", r"\\\1", text)
 
 
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
