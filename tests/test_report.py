@@ -131,7 +131,7 @@ def test_docx_has_every_heading_table_and_alt_text(built):
     d = docx.Document(folder / "appendix.docx")
     assert d.core_properties.language == "en-GB" and d.core_properties.title.startswith("Demo Borough")
     headings = [p.text for p in d.paragraphs if p.style.name == "Heading 2"]
-    wanted = [html.unescape(h) for h in re.findall(r'<h2 id="[a-z_]+">([^<]+)</h2>', page)]
+    wanted = [html.unescape(h) for h in re.findall(r'<h2 id="[a-z_]+">([^<]+)</h2>', page) if h != "Contents"]
     assert headings == wanted and "Reviews and their timeliness" in headings
     assert len(d.tables) == page.count("<table>")
     for t in d.tables:  # a header row Word repeats and reads as a header
