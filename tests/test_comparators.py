@@ -135,6 +135,6 @@ def test_regional_summary(region):
     assert main(["regional", str(region / "outputs"), "--year", "2024-25"]) == 0
     page = (region / "outputs" / "regional" / "2024-25" / "regional.html").read_text()
     assert "<h1>Regional summary: 2 councils, 2024-25</h1>" in page
-    assert '<th scope="col">Southwark</th>' in page and '<th scope="col">Hull</th>' in page
+    assert '<th class="num" scope="col">Southwark</th>' in page and '<th class="num" scope="col">Hull</th>' in page
     doc = json.loads((region / "outputs" / "hull" / "2024-25" / "metrics.json").read_text())
     assert f">{doc['indicators']['cla_at_31_march']['value']}<" in page
