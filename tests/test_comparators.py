@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from iro_metrics.cli import main
-from iro_metrics.comparators import DATA, lookup, table
+from iro_metrics.comparators import DATA, lookup, number, table
 from iro_metrics.comparators.update import update
 from iro_metrics.errors import UsageError
 from iro_metrics.report.build import build
@@ -56,13 +56,14 @@ def test_shipped_values_appear_unchanged(region, name):
         own = published(file, code, "2025", **where)
         england = published(file, None, "2025", **where)
         got = doc[indicator]["comparators"]
-        assert got["council"]["value"] == own[column]
-        assert got["england"]["value"] == england[column]
+        assert got["council"]["published"] == own[column] and got["council"]["value"] == number(own[column])
+        assert got["england"]["published"] == england[column]
+        assert isinstance(got["england"]["value"], int | float)
         assert got["england"]["release"].endswith("2025 release (DfE)")
         summary_row = re.search(rf"<th scope=\"row\">{re.escape(_title(indicator))}</th>(.*?)</tr>", page).group(1)
         suffix = "%" if indicator.endswith("pct") else ""
         assert f">{england[column]}{suffix}<" in summary_row
-        assert f">{got['region']['value']}{suffix}<" in summary_row
+        assert f">{got['region']['published']}{suffix}<" in summary_row
 
 
 def _title(indicator: str) -> str:
@@ -75,6 +76,9 @@ def test_region_and_neighbours():
     c = lookup("E09000028", "2024-25")["cla_rate_per_10000"]
     assert c["region"]["area"] == "Inner London"
     assert c["statistical_neighbours"]["of"] == 10 and c["statistical_neighbours"]["councils"] >= 8
+    assert isinstance(c["statistical_neighbours"]["value"], int)  # rates are published whole: so is their mean
+    children = lookup("E09000028", "2024-25")["cla_at_31_march"]["statistical_neighbours"]["value"]
+    assert isinstance(children, int)  # an average of counts is a whole number (DfE), never "342.0"
     hull = lookup("E06000010", "2024-25")["cla_rate_per_10000"]
     assert hull["region"]["area"] == "Yorkshire and The Humber"
 
@@ -104,7 +108,8 @@ def test_a_councils_own_comparators(tmp_path):
     local.write_text("indicator,time_period,geographic_level,area_code,area_name,value\n"
                      "reviews_on_time_pct,2025,National,E92000001,England (IRO managers' survey),91\n")
     got = lookup("E09000028", "2024-25", local=local)
-    assert got["reviews_on_time_pct"]["england"]["value"] == "91"
+    assert got["reviews_on_time_pct"]["england"]["value"] == 91
+    assert got["reviews_on_time_pct"]["england"]["published"] == "91"
     assert got["reviews_on_time_pct"]["england"]["release"] == "local: local.csv"
 
 
@@ -130,6 +135,6 @@ def test_regional_summary(region):
     assert main(["regional", str(region / "outputs"), "--year", "2024-25"]) == 0
     page = (region / "outputs" / "regional" / "2024-25" / "regional.html").read_text()
     assert "<h1>Regional summary: 2 councils, 2024-25</h1>" in page
-    assert '<th scope="col">Southwark</th>' in page and '<th scope="col">Hull</th>' in page
+    assert '<th class="num" scope="col">Southwark</th>' in page and '<th class="num" scope="col">Hull</th>' in page
     doc = json.loads((region / "outputs" / "hull" / "2024-25" / "metrics.json").read_text())
     assert f">{doc['indicators']['cla_at_31_march']['value']}<" in page

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pikepdf
@@ -18,7 +20,7 @@ from iro_metrics.errors import MetricError
 from iro_metrics.report.build import build
 from iro_metrics.report.kernel import BuildError
 
-OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "metrics.json"]
+OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx"]
 A11Y = Path(__file__).parent / "a11y"
 
 
@@ -55,15 +57,34 @@ def test_html_structure(built):
     assert page.count("<h1>") == 1 and '<nav aria-labelledby="contents">' in page
     assert not re.search(r"(src|href)=\"https?:", page)  # opens offline: no CDN, no network
     assert "<script" not in page and "In&nbsp;[" not in page  # no code, no prompts
-    figures = re.findall(r"<figure>.*?</figure>", page, flags=re.S)
-    assert len(figures) == 11  # five trend lines, three bar charts, three equalities charts
-    for f in figures:
-        alt = re.search(r'alt="([^"]+)"', f).group(1)
-        assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60  # states what it shows
-        assert "<figcaption>Figure " in f
+    figures = re.findall(r'<figure class="chart">.*?</figure>', page, flags=re.S)
+    captions = [re.search(r"<figcaption>Figure \d+\. ([^<]+)</figcaption>", f).group(1) for f in figures]
+    for wanted in ["Reviews held on time (%), 2020-21", "Reviews held on time by month", "Children per full-time IRO",
+                   "Reviews held by participation code", "Placement stability", "Escalations raised by highest stage",
+                   "Escalations raised by theme", "Children looked after at 31 March by age"]:
+        assert any(c.startswith(wanted) for c in captions), wanted  # a chart for each section where it helps
+    assert len(figures) == 15  # five trends, caseload, months, age, participation, stage, theme, stability,
+    # three equalities charts
+    for f in figures:  # inline SVG: text selectable, an accessible name that states the finding
+        assert "<img" not in f and re.search(r"<svg[^>]*\brole=\"img\"", f) and "<text" in f
+        alt = html.unescape(re.search(r'<svg[^>]*aria-label="([^"]+)"', f).group(1))
+        assert alt.startswith(("Bar chart of", "Line chart of")) and len(alt) > 60
+    month = next(f for f in figures if "by month" in f)
+    assert re.search(r"the 97% target: below target in \d+ of 12 months; lowest", month)
+    caseload = next(f for f in figures if "Children per full-time IRO" in f)
+    assert re.search(r"range of 50 to 70: (above|within|below) the range in 2024-25 at [\d.]+", caseload)
+    assert len(set(re.findall(r'\bid="([^"]+)"', page))) == len(re.findall(r'\bid="([^"]+)"', page))  # ids unique
     assert "No description has been provided" not in page
-    tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
-    assert len(tables) > 20 and all("<caption>" in t and '<th scope="col">' in t for t in tables)
+    tables = re.findall(r'<div ([^>]*)><table><caption id="(table-\d+)">(.*?)</table></div>', page, flags=re.S)
+    for attributes, tid, t in tables:
+        assert set(attributes.split()) == {'class="table-wrap"', 'role="region"', f'aria-labelledby="{tid}"',
+                                           'tabindex="0"'} and '<th scope="col"' in t
+    assert len(tables) > 20
+    assert len(tables) == page.count("<table>")  # every table scrolls in its own named, focusable box
+    summary = next(t for _, _, t in tables if t.startswith("Table 1. Key indicators"))
+    assert '<th class="num" scope="col">2024-25</th>' in summary  # numeric headers aligned with numbers
+    for wrong in ["Iros", "Caseload per fte", ">Iros<"]:
+        assert wrong not in page
     assert "@media print" in page and '<p class="draft"' in page
     for section in ["summary", "reviews", "participation", "escalations", "equalities", "priorities"]:
         assert f'data-section="{section}"' in page  # a commentary placeholder in every section
@@ -79,7 +100,7 @@ def test_equalities_section(built):
                   "IROs and children looked after by sex and ethnicity",
                   "Children looked after per 10,000 children by ethnic group"]:
         assert title in part, title
-    alts = re.findall(r'alt="([^"]+)"', part)
+    alts = [html.unescape(a) for a in re.findall(r'<svg[^>]*aria-label="([^"]+)"', part)]
     assert len(alts) == 3 and all("dashed line for all children at" in a for a in alts)
     assert all("marked for attention" in a.lower() for a in alts)
     said = re.findall(r'<ul class="attention">(.*?)</ul>', part, flags=re.S)
@@ -106,17 +127,78 @@ def test_pdf_is_tagged_pdf_ua_with_alt_text(built):
                     walk(kid)
 
         walk(pdf.Root.StructTreeRoot)
-        assert len(figures) == 11 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
+        assert len(figures) == 15 and all(a.startswith(("Bar chart of", "Line chart of")) for a in figures)
         fonts = [f for page in pdf.pages for f in page.Resources.get("/Font", {}).values()]
         assert fonts and all("/FontFile2" in f.DescendantFonts[0].FontDescriptor or "/FontFile3" in
                              f.DescendantFonts[0].FontDescriptor for f in fonts if "/DescendantFonts" in f)
 
 
+def _every_output(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_rebuild_is_byte_identical(built):
     folder = out(built)
-    before = {name: sha(folder / name) for name in OUTPUTS}
+    before = _every_output(folder)
+    assert set(OUTPUTS) <= set(before)
+    time.sleep(1.1)  # a clock that reached any output (a zip entry's date, say) would now differ
     build(built / "params" / "demo" / "2024-25.yaml", outputs=built / "outputs")
-    assert {name: sha(folder / name) for name in OUTPUTS} == before
+    assert _every_output(folder) == before
+
+
+def test_docx_has_every_heading_table_and_alt_text(built):
+    import docx
+
+    folder = out(built)
+    page = (folder / "appendix.html").read_text()
+    d = docx.Document(folder / "appendix.docx")
+    assert d.core_properties.language == "en-GB" and d.core_properties.title.startswith("Demo Borough")
+    headings = [p.text for p in d.paragraphs if p.style.name == "Heading 2"]
+    wanted = [html.unescape(h) for h in re.findall(r'<h2 id="[a-z_]+">([^<]+)</h2>', page) if h != "Contents"]
+    assert headings == wanted and "Reviews and their timeliness" in headings
+    assert len(d.tables) == page.count("<table>")
+    for t in d.tables:  # a header row Word repeats and reads as a header
+        assert t.rows[0]._tr.find(".//" + docx.oxml.ns.qn("w:tblHeader")) is not None
+    alts = [s._inline.docPr.get("descr") for s in d.inline_shapes]
+    assert len(alts) == 12 and all(a.startswith(("Bar chart of", "Line chart of")) for a in alts)
+    text = "\n".join(p.text for p in d.paragraphs)
+    assert "Commentary to follow" in text  # the commentary travels with the figures
+
+
+def test_spreadsheet_follows_the_analysis_function_guidance(built):
+    import openpyxl
+
+    folder = out(built)
+    wb = openpyxl.load_workbook(folder / "tables.xlsx")
+    csvs = sorted(p.stem for p in (folder / "tables").glob("*.csv"))
+    assert wb.sheetnames[:3] == ["Cover", "Contents", "Notes"]
+    assert len(wb.sheetnames) == 3 + len(csvs)  # one table per sheet
+    notes = " ".join(str(c) for row in wb["Notes"].iter_rows(values_only=True) for c in row if c)
+    assert "c: suppressed" in notes and "x: not available" in notes and "z: not applicable" in notes
+    named, symbols = set(), set()
+    for name in wb.sheetnames[3:]:
+        ws = wb[name]
+        assert ws["A1"].value and ws["A1"].value.endswith("[note 1] [note 2]")  # title line in A1
+        (tname, ref), = ws.tables.items()  # exactly one named table, starting in column A
+        assert ref.startswith("A")
+        named.add(tname)
+        symbols |= {c for row in ws.iter_rows(values_only=True) for c in row if c in ("c", "x", "z")}
+        first = ws[ref.split(":")[0]].row + 1
+        numbers = [c for row in ws.iter_rows(min_row=first, min_col=2, values_only=True) for c in row]
+        assert not any(isinstance(c, str) and re.fullmatch(r"[\d,.]+", c) for c in numbers)  # numbers as numbers
+    assert named == set(csvs) and "c" in symbols
+
+
+def test_pdf_footer_and_short_provenance(built):
+    pdftotext = shutil.which("pdftotext")
+    if not pdftotext:
+        pytest.skip("needs pdftotext (poppler-utils)")
+    text = subprocess.run([pdftotext, "-layout", str(out(built) / "appendix.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    pages = text.split("\f")[:-1]
+    assert all(re.search(rf"Demo Borough\s+Page {i} of {len(pages)}", p) for i, p in enumerate(pages, 1))
+    assert not re.search(r"\b[0-9a-f]{64}\b.*\n.*\b[0-9a-f]{64}\b", text)  # no list of file hashes
+    assert "build.json" in text and "Fingerprint of the input files" in text
 
 
 def test_no_child_identifier_in_any_output(built, demo_data):
@@ -170,16 +252,19 @@ def test_a_failing_notebook_cell_leaves_outputs(built, tmp_path):
     assert not [p for p in out(built).parent.iterdir() if p.name.startswith(".")]
 
 
-def test_accessibility_axe_core_in_chromium(built):
-    """axe-core (WCAG 2.2 A/AA and best practice) in a real headless Chromium, offline."""
+@pytest.mark.parametrize("width", [375, 1280])
+def test_accessibility_axe_core_in_chromium(built, width):
+    """axe-core (WCAG 2.2 A/AA and best practice) in a real headless Chromium, offline, on a phone and on
+    a laptop: no violations, and the page itself never scrolls sideways (wide tables scroll in their box)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     ready = chromium and shutil.which("node") and (A11Y / "node_modules" / "axe-core").is_dir()
     if not ready:
         if os.environ.get("CI"):
             pytest.fail("CI must provide chromium, node and tests/a11y/node_modules (.ci/run installs them)")
         pytest.skip("needs chromium and `npm ci --prefix tests/a11y` (.ci/run installs both)")
-    r = subprocess.run(["node", str(A11Y / "axe.mjs"), str(out(built) / "appendix.html")], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(["node", str(A11Y / "axe.mjs"), str(out(built) / "appendix.html"), "-", str(width)],
+                       capture_output=True, text=True, timeout=120)
     report = json.loads(r.stdout)
     assert report["violations"] == [], json.dumps(report["violations"], indent=1)
     assert report["passes"] > 20
+    assert report["overflow"] <= 0, f"the page scrolls {report['overflow']} px sideways at {width} px"

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from iro_metrics.errors import UsageError
+from iro_metrics.metrics.registry import round_half_up
 from iro_metrics.years import CollectionYear
 
 DATA = Path(__file__).parent / "data"
@@ -28,6 +29,20 @@ def numeric(value: str) -> float | None:
         return float(str(value).replace(",", ""))
     except ValueError:
         return None
+
+
+def number(value: str) -> int | float | None:
+    """A published figure as JSON-ready number at its published precision ("81,770" -> 81770, "4.5" -> 4.5);
+    None for a symbol."""
+    found = numeric(value)
+    if found is None:
+        return None
+    return int(found) if "." not in str(value) else found
+
+
+def _places(value: str) -> int:
+    text = str(value)
+    return len(text.split(".", 1)[1]) if "." in text else 0
 
 
 def _year_label(time_period: str) -> str:
@@ -104,8 +119,10 @@ def neighbours(data: Path = DATA) -> dict[str, list[str]]:
 
 
 def _figure(row: pd.Series) -> dict:
-    return {"value": row["value"], "numerator": row["numerator"] or None, "denominator": row["denominator"] or None,
-            "area": row["name"], "release": row["release"]}
+    """One published figure: numbers as numbers; ``published`` keeps the text as printed (a symbol such as
+    c or x when there is no number)."""
+    return {"value": number(row["value"]), "published": row["value"], "numerator": number(row["numerator"]),
+            "denominator": number(row["denominator"]), "area": row["name"], "release": row["release"]}
 
 
 def lookup(la_code: str, year: str, local: Path | None = None, data: Path = DATA) -> dict[str, dict]:
@@ -133,11 +150,11 @@ def lookup(la_code: str, year: str, local: Path | None = None, data: Path = DATA
         if len(region):
             entry["region"] = _figure(region.iloc[0])
         sn = rows[(rows["level"] == "council") & rows["old_la_code"].isin(sn_codes)]
-        values = [v for v in sn["value"].map(numeric) if v is not None]
-        if values:
+        shown = [v for v in sn["value"] if numeric(v) is not None]
+        if shown:  # the mean at the precision the figures are published at, rounded half up as DfE does
+            mean = round_half_up(sum(numeric(v) for v in shown) / len(shown), max(_places(v) for v in shown))
             entry["statistical_neighbours"] = {
-                "value": f"{sum(values) / len(values):.1f}", "councils": len(values),
-                "of": len(sn_codes), "release": sn["release"].iloc[0]}
+                "value": mean, "councils": len(shown), "of": len(sn_codes), "release": sn["release"].iloc[0]}
         if entry:
             out[indicator] = entry
     return out

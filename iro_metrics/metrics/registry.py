@@ -58,6 +58,42 @@ def round_half_up(x: float, places: int = 0) -> float | int:
 
 NOT_SUPPLIED = Indicator(None)
 
+#: what each unit is called on a chart axis or beside a figure
+UNITS: dict[str, str] = {"count": "Number", "percent": "Percentage (%)", "rate": "Per 10,000 children",
+                         "ratio": "Children per full-time IRO"}
+#: display names of the table columns, defined once for every page, chart and spreadsheet
+COLUMNS: dict[str, str] = {
+    "age_band": "Age band", "legal_status": "Legal status", "category_of_need": "Category of need",
+    "days_late": "Days late", "code": "Participation code", "conveyed": "Views conveyed",
+    "conveyed_pct": "Views conveyed (%)", "caseload_per_fte": "Children per full-time IRO", "iros": "IROs",
+    "iros_pct": "IROs (%)", "median_working_days": "Median working days", "positive_pct": "Positive (%)",
+    "on_time": "On time", "on_time_pct": "On time (%)", "participation_pct": "Views conveyed (%)",
+    "no_participation": "No participation", "no_participation_pct": "No participation (%)",
+    "placements_3plus": "3 or more placements", "placements_3plus_pct": "3 or more placements (%)",
+    "long_term_children": "Children in long-term care", "long_term_stable": "Same carer(s) 2+ years",
+    "long_term_stability_pct": "Same carer(s) 2+ years (%)", "per_100_children": "Per 100 children",
+    "children_pct": "Children (%)",
+}
+
+
+def label(column: str) -> str:
+    """A column's display name: from :data:`COLUMNS`, else its words in sentence case ("_pct" as "(%)")."""
+    if column in COLUMNS:
+        return COLUMNS[column]
+    text = column.replace("_pct", " (%)").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def show(value: float | int | None, unit: str, places: int | None = None) -> str:
+    """A number as the report prints it: thousands separators, one decimal place for percentages and
+    ratios (or ``places``), a % sign on percentages; None as x (not available)."""
+    if value is None:
+        return "x"
+    if places is None:
+        places = 1 if unit in ("percent", "ratio") or isinstance(value, float) and not float(value).is_integer() else 0
+    text = f"{value:,.{places}f}"
+    return text + "%" if unit == "percent" else text
+
 
 @dataclass(frozen=True)
 class Metric:

@@ -113,10 +113,16 @@ def reviews_days_late(m: Model) -> pd.DataFrame:
     return pd.DataFrame({"days_late": c.index.astype(str), "reviews": c.to_numpy(dtype="int64")})
 
 
-@table("reviews_by_month", "Reviews held by month", "reviews", NEEDS)
+@table("reviews_by_month", "Reviews held and held on time by month", "reviews", NEEDS)
 def reviews_by_month(m: Model) -> pd.DataFrame:
-    """Reviews held in each month of the year, April to March."""
+    """Reviews held in each month of the year, April to March; of them, how many were held on time, as
+    a percentage of those whose timeliness is known (on time plus late), as for the year."""
     months = pd.period_range(m.year_start, m.year_end, freq="M")
     h = held_in_year(m)
-    c = h["review_date"].dt.to_period("M").value_counts().reindex(months, fill_value=0)
-    return pd.DataFrame({"month": [p.strftime("%Y-%m") for p in months], "reviews": c.to_numpy(dtype="int64")})
+    month = h["review_date"].dt.to_period("M")
+    c = month.value_counts().reindex(months, fill_value=0)
+    on = month[h["on_time"] == True].value_counts().reindex(months, fill_value=0)  # noqa: E712
+    late = month[h["on_time"] == False].value_counts().reindex(months, fill_value=0)  # noqa: E712
+    pct = [percent(int(a), int(a + b)).value for a, b in zip(on, late, strict=True)]
+    return pd.DataFrame({"month": [p.strftime("%Y-%m") for p in months], "reviews": c.to_numpy(dtype="int64"),
+                         "on_time": on.to_numpy(dtype="int64"), "on_time_pct": pct})

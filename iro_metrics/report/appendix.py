@@ -1,18 +1,18 @@
 """What the appendix notebook shows: every number comes from the metrics package.
 
 The notebook calls :func:`setup` once, then one function per section; each displays HTML (headings
-with stable ids, tables with captions and header cells) and charts (PNG with alt text stating what
-the chart shows). Published tables apply disclosure control; headline council totals are shown
-unrounded, as DfE publishes them (``metrics.md`` §8).
+with stable ids, tables with captions and header cells) and charts (inline SVG drawn with seaborn in
+the Analysis Function style of charts.py, alt text stating the finding). Published tables apply
+disclosure control; headline council totals are shown unrounded, as DfE publishes them (``metrics.md`` §8).
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import html
-import io
+import json
+import re
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
 
@@ -20,9 +20,11 @@ from iro_metrics import __version__
 from iro_metrics.ingest.load import CouncilData, load_history
 from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
+from iro_metrics.metrics.registry import UNITS, label, show
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
 from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE
+from iro_metrics.report import charts
 from iro_metrics.years import CollectionYear
 
 #: the report's sections in order: id -> heading (ids are stable: commentary is keyed on them)
@@ -49,10 +51,6 @@ KEY_INDICATORS = ["cla_at_31_march", "cla_rate_per_10000", "cla_starts", "cla_ce
 TRENDS = ["cla_rate_per_10000", "reviews_on_time_pct", "participation_pct", "placements_3plus_pct",
           "long_term_stability_pct"]
 COMPARATOR_COLUMNS = {"england": "England", "region": "Region", "statistical_neighbours": "Statistical neighbours"}
-CHARTS = {"population": "cla_by_age", "reviews": "reviews_by_month", "participation": "participation_by_code"}
-BAR_COLOUR = "#12436D"  # dark blue of the GSS accessible palette: 10:1 contrast on white
-PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "seaborn", "papermill", "nbconvert",
-            "pypandoc_binary", "typst"]
 
 
 @dataclass
@@ -78,9 +76,7 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     the five-year trends), look up the published comparators, fix display settings."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.hashsalt": "iro-metrics", "font.family": "DejaVu Sans", "font.size": 10,
-                                "axes.spines.top": False, "axes.spines.right": False})
+    matplotlib.use("Agg")  # the chart style itself is charts.theme(), applied per chart
     pd.set_option("display.width", 120)
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.precision", 1)
@@ -121,29 +117,45 @@ def _format(ind: Indicator | None, unit: str) -> str:
     if unit == "percent":
         return f"{ind.value:.1f}%"
     if unit == "ratio":
-        return f"{ind.value:.1f}"
+        return f"{ind.value:,.1f}"
     return f"{ind.value:,}" if isinstance(ind.value, int) else f"{ind.value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _label(column: str) -> str:
-    text = column.replace("_pct", " (%)").replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return label(column)
+
+
+NUM = ' class="num"'
+_NUMERIC = re.compile(r"^[-+]?[\d,]*\.?\d+%?$|^[cxz–]$|^$")
+
+
+def _numeric(values: pd.Series) -> bool:
+    """A column of numbers (and the symbols that stand for them): right-aligned, header too."""
+    text = values.astype(str)
+    return bool(len(text)) and text.map(lambda v: bool(_NUMERIC.match(v))).all() and \
+        not text.isin(["c", "x", "z", "–", ""]).all()
 
 
 def table_html(df: pd.DataFrame, caption: str, ctx: Context, row_headers: bool = True) -> str:
-    """An accessible table: a numbered caption, column headers, the first column as row headers."""
+    """An accessible table: a numbered caption, column headers, the first column as row headers,
+    numeric columns right-aligned with their headers; it scrolls in its own box on a narrow screen (a
+    focusable region named by the caption)."""
     ctx.table_count += 1
-    head = "".join(f'<th scope="col">{html.escape(_label(str(c)))}</th>' for c in df.columns)
+    tid = f"table-{ctx.table_count}"
+    numeric = [i > 0 and _numeric(df.iloc[:, i]) for i in range(df.shape[1])]
+    head = "".join(f'<th scope="col"{NUM if numeric[i] else ""}>{html.escape(_label(str(c)))}</th>'
+                   for i, c in enumerate(df.columns))
     rows = []
     for _, r in df.iterrows():
         cells = []
         for i, v in enumerate(r):
             text = html.escape(str(v))
             cells.append(f'<th scope="row">{text}</th>' if i == 0 and row_headers else
-                         f'<td class="num">{text}</td>' if i else f"<td>{text}</td>")
+                         f'<td class="num">{text}</td>' if numeric[i] else f"<td>{text}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (f'<table><caption>Table {ctx.table_count}. {html.escape(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (f'<div class="table-wrap" role="region" aria-labelledby="{tid}" tabindex="0">'
+            f'<table><caption id="{tid}">Table {ctx.table_count}. {html.escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def header(ctx: Context) -> None:
@@ -169,8 +181,8 @@ def summary(ctx: Context) -> None:
                "change": change}
         if ctx.comparators:
             published = ctx.comparators.get(mid, {})
-            for key, label in COMPARATOR_COLUMNS.items():
-                row[label] = _published(published.get(key, {}).get("value", "x"), m.unit)
+            for key, name in COMPARATOR_COLUMNS.items():
+                row[name] = comparator_text(published.get(key), m.unit)
         row["target"] = target.get(mid, NOT_APPLICABLE)
         rows.append(row)
     note = ""
@@ -183,16 +195,22 @@ def summary(ctx: Context) -> None:
     _show(_heading("summary") + table_html(pd.DataFrame(rows), "Key indicators", ctx) + note)
 
 
-def _published(value: str, unit: str) -> str:
-    from iro_metrics.comparators import numeric
-
-    return f"{value}%" if unit == "percent" and numeric(value) is not None else value
+def comparator_text(figure: dict | None, unit: str) -> str:
+    """A comparator as printed: its number at the precision published, with thousands separators, or the
+    published symbol (c, x, ...) when there is no number."""
+    if not figure:
+        return NOT_AVAILABLE
+    value = figure.get("value")
+    if value is None:
+        return str(figure.get("published") or NOT_AVAILABLE)
+    places = len(str(figure.get("published", value)).partition(".")[2]) if isinstance(value, float) else 0
+    return show(value, unit, places)
 
 
 def trends(ctx: Context) -> None:
-    """Each key indicator over the years supplied (up to five), with England's published figure."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """Each key indicator over the years supplied (up to five), with England's published figure and the
+    council's target where it has one."""
+    import seaborn as sns
 
     from iro_metrics.comparators import numeric, trend
 
@@ -208,29 +226,37 @@ def trends(ctx: Context) -> None:
             t = trend(ctx.params["la_code"], mid)
             england = {r.year: numeric(r.england) for r in t.itertuples()}
         eng = [england.get(y) for y in years]
-        fig, ax = plt.subplots(figsize=(7.5, 3.0), dpi=110)
-        ax.plot(years, [float("nan") if v is None else v for v in own], marker="o", color=BAR_COLOUR,
-                linewidth=2, label=ctx.council)
-        if any(v is not None for v in eng):
-            ax.plot(years, [float("nan") if v is None else v for v in eng], marker="s", linestyle="--",
-                    color="#505a5f", linewidth=1.5, label="England")
-        ax.set_ylabel(_label(m.unit if m.unit != "rate" else "per 10,000"))
-        ax.set_ylim(bottom=0)
-        ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-        plt.close(fig)
-        ctx.figures += 1
-        fmt = (lambda v: "x" if v is None else (f"{v:g}%" if m.unit == "percent" else f"{v:g}"))  # noqa: E731
+        target = ctx.params["timeliness_target"] if mid == "reviews_on_time_pct" else None
+        fmt = (lambda v: "x" if v is None else (f"{v:g}%" if m.unit == "percent" else f"{v:,g}"))  # noqa: E731
+        with charts.theme():
+            fig, ax = charts.figure(3.2)
+            lines = [(ctx.council, own, charts.MAIN, "o", "-")]
+            if any(v is not None for v in eng):
+                lines.append(("England", eng, charts.COMPARE, "s", "--"))
+            for name, values, colour, marker, style in lines:
+                frame = pd.DataFrame({"year": years, "value": [float("nan") if v is None else v for v in values]})
+                sns.lineplot(data=frame, x="year", y="value", color=colour, marker=marker, linestyle=style,
+                             linewidth=2.2, markersize=7, ax=ax, sort=False)
+                last = max(i for i, v in enumerate(values) if v is not None)
+                charts.label_end(ax, last, values[last], name, colour)
+            if target is not None:
+                ax.axhline(target, color=charts.REFERENCE, linestyle=":", linewidth=1.8)
+                ax.annotate(f"Target {target:g}%", (0, target), xytext=(0, 4), textcoords="offset points",
+                            color=charts.REFERENCE, fontsize=11, va="bottom")
+            top = max([v for v in own + eng if v is not None] + [target or 0])
+            ax.set_ylim(0, top * 1.15)
+            ax.set(xlabel="", ylabel=UNITS[m.unit])
+            ax.margins(x=0.05)
         words = _direction(own)
         alt = (f"Line chart of {m.title[:1].lower() + m.title[1:]} from {years[0]} to {years[-1]}: "
-               f"{ctx.council} {words}, " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, own, strict=True)))
+               f"{ctx.council} {words}")
+        if target is not None and own[-1] is not None:
+            alt += f", {'meeting' if own[-1] >= target else 'below'} the {target:g}% target in {years[-1]}"
+        alt += ". " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, own, strict=True))
         if any(v is not None for v in eng):
             alt += "; England " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, eng, strict=True))
-        display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
-                metadata={"image/png": {"alt": alt + ".", "caption": f"Figure {ctx.figures}. {m.title}, "
-                                                                       f"{years[0]} to {years[-1]}."}})
+        ctx.figures += 1
+        charts.emit(fig, ctx.figures, alt + ".", f"Figure {ctx.figures}. {m.title}, {years[0]} to {years[-1]}.")
         rows = [{"year": y, ctx.council: fmt(v), "England": fmt(e) if england else "x"}
                 for y, v, e in zip(years, own, eng, strict=True)]
         _show(table_html(pd.DataFrame(rows), f"{m.title} by year", ctx))
@@ -263,11 +289,15 @@ def section(ctx: Context, section: str) -> None:
     if rows:
         parts.append(table_html(pd.DataFrame(rows), f"{SECTIONS[section]}: indicators", ctx))
     _show("".join(parts))
+    if section in SECTION_CHARTS:
+        SECTION_CHARTS[section](ctx)
     threshold = ctx.params["suppression_threshold"]
     for m in supplied:
         published = publish_table(ctx.tables[m.id], threshold)
-        if CHARTS.get(section) == m.id:
-            chart(ctx, published, m.title)
+        if m.id == "reviews_by_month":
+            month_chart(ctx, published, m.title)
+        elif m.id in CHARTS:
+            chart(ctx, published, m.title, CHARTS[m.id])
         _show(table_html(published, m.title, ctx))
 
 
@@ -286,32 +316,143 @@ def _count(n: int | None) -> str:
     return "" if n is None else f"{n:,}"
 
 
-def chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
-    """A bar chart of a published table's first count column, suppressed bars left out and marked c.
-    Seeded and byte-stable; the alt text lists every bar."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> None:
+    """A horizontal bar chart of a published table's first count column, largest stated first in the alt
+    text; suppressed bars are left out and marked c. ``finding`` names what the bars count."""
+    import seaborn as sns
 
     labels = published.iloc[:, 0].astype(str).tolist()
     shown = published.iloc[:, 1].astype(str).tolist()
-    values = [float(v.replace(",", "")) if v not in ("c", "x", "z") else 0.0 for v in shown]
-    fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
-    bars = ax.bar(labels, values, color=BAR_COLOUR)
-    for bar, text in zip(bars, shown, strict=True):
-        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
-                    fontsize=8, xytext=(0, 2), textcoords="offset points")
-    ax.set_ylabel(_label(published.columns[1]))
-    ax.tick_params(axis="x", labelrotation=45 if len(labels) > 6 else 0, labelsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
+    values = [_number(v) for v in shown]
+    frame = pd.DataFrame({"label": labels, "value": [v or 0.0 for v in values]})
+    with charts.theme():
+        fig, ax = charts.figure(0.42 * len(labels) + 1.0)
+        sns.barplot(data=frame, y="label", x="value", color=charts.MAIN, orient="h", ax=ax)
+        for bar, text in zip(ax.patches, shown, strict=False):
+            ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=11)
+        ax.set(xlabel=_label(published.columns[1]), ylabel="")
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", visible=True)
+        ax.set_xlim(0, max([v for v in values if v is not None] + [1]) * 1.15)
+    known = sorted(((v, lab) for v, lab in zip(values, labels, strict=True) if v is not None), reverse=True)
+    hidden = [lab for v, lab in zip(values, labels, strict=True) if v is None]
+    alt = f"Bar chart of {title[:1].lower() + title[1:]}, {ctx.year.label}."
+    if known:
+        alt += f" Most {finding}: {known[0][1]} ({known[0][0]:,g})."
+    alt += " " + "; ".join(f"{lab}, {val}" for lab, val in zip(labels, shown, strict=True)) + "."
+    if hidden:
+        alt += f" Suppressed (c): {', '.join(hidden)}."
     ctx.figures += 1
-    alt = (f"Bar chart of {title[:1].lower() + title[1:]}, {ctx.year.label}: "
-           + "; ".join(f"{lab}, {val}" for lab, val in zip(labels, shown, strict=True)) + ".")
-    caption = f"Figure {ctx.figures}. {title}, {ctx.year.label}."
-    display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
-            metadata={"image/png": {"alt": alt, "caption": caption}})
+    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. {title}, {ctx.year.label}.")
+
+
+def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
+    """Reviews on time each month as bars, with the council's timeliness target as a line."""
+    import seaborn as sns
+
+    target = float(ctx.params["timeliness_target"])
+    months = [pd.Period(m, "M").strftime("%b") for m in published["month"]]
+    pct = [_number(v) for v in published["on_time_pct"]]
+    frame = pd.DataFrame({"month": months, "value": [v or 0.0 for v in pct]})
+    with charts.theme():
+        fig, ax = charts.figure(3.4)
+        sns.barplot(data=frame, x="month", y="value", color=charts.MAIN, ax=ax)
+        ax.axhline(target, color=charts.REFERENCE, linestyle="--", linewidth=1.8)
+        ax.annotate(f"Target {target:g}%", (len(months) - 0.5, target), xytext=(0, 4), textcoords="offset points",
+                    ha="right", va="bottom", color=charts.REFERENCE, fontsize=11)
+        ax.set(xlabel="", ylabel="Reviews on time (%)", ylim=(0, 105))
+        ax.tick_params(axis="x", labelsize=10)
+    known = [(v, m) for v, m in zip(pct, published["month"], strict=True) if v is not None]
+    below = [m for v, m in known if v < target]
+    alt = (f"Bar chart of reviews held on time by month, {ctx.year.label}, with the {target:g}% target: "
+           f"below target in {len(below)} of {len(known)} months")
+    if known:
+        low, high = min(known), max(known)
+        alt += f"; lowest {low[0]:g}% in {pd.Period(low[1], 'M').strftime('%B %Y')}, highest {high[0]:g}% " \
+               f"in {pd.Period(high[1], 'M').strftime('%B %Y')}"
+    alt += ". " + "; ".join(f"{m} {v}%" if v not in ("c", "x") else f"{m} {v}"
+                            for m, v in zip(published["month"], published["on_time_pct"], strict=True)) + "."
+    ctx.figures += 1
+    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Reviews held on time by month, {ctx.year.label}.")
+
+
+#: the Handbook's range of children per full-time IRO
+CASELOAD_RANGE = (50, 70)
+
+
+def caseload_chart(ctx: Context) -> None:
+    """Children per full-time IRO, year by year, against the Handbook's range of 50 to 70."""
+    import seaborn as sns
+
+    years = list(ctx.history)
+    values = [ctx.history[y]["iro_caseload_per_fte"].value for y in years]
+    if all(v is None for v in values):
+        return
+    lo, hi = CASELOAD_RANGE
+    frame = pd.DataFrame({"year": years, "value": [float("nan") if v is None else v for v in values]})
+    with charts.theme():
+        fig, ax = charts.figure(3.2)
+        ax.axhspan(lo, hi, color=charts.BAND, zorder=0)
+        ax.annotate(f"Handbook range {lo} to {hi}", (0, hi), xytext=(0, -4), textcoords="offset points",
+                    va="top", color=charts.TEXT, fontsize=11)
+        sns.lineplot(data=frame, x="year", y="value", color=charts.MAIN, marker="o", linewidth=2.2, markersize=7,
+                     ax=ax, sort=False)
+        ax.set(xlabel="", ylabel=UNITS["ratio"], ylim=(0, max([v for v in values if v is not None] + [hi]) * 1.2))
+        ax.margins(x=0.05)
+    now = values[-1]
+    where = "no figure" if now is None else "within" if lo <= now <= hi else "above" if now > hi else "below"
+    alt = (f"Line chart of children per full-time IRO from {years[0]} to {years[-1]} against the Handbook's "
+           f"range of {lo} to {hi}: {where} the range in {years[-1]}"
+           + ("" if now is None else f" at {now:,.1f}") + ". "
+           + ", ".join(f"{y} {'x' if v is None else f'{v:,.1f}'}" for y, v in zip(years, values, strict=True)) + ".")
+    ctx.figures += 1
+    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Children per full-time IRO, {years[0]} to "
+                                       f"{years[-1]}, and the Handbook's range.")
+
+
+def stability_chart(ctx: Context) -> None:
+    """The two stability measures beside England's (and the region's and neighbours') published figures."""
+    import seaborn as sns
+
+    rows, said = [], []
+    for mid in ("placements_3plus_pct", "long_term_stability_pct"):
+        own = ctx.indicators[mid].value
+        if own is None:
+            continue
+        short = "3 or more placements" if mid == "placements_3plus_pct" else "Same carer(s) 2+ years"
+        rows.append({"measure": short, "area": ctx.council, "value": own})
+        found = ctx.comparators.get(mid, {})
+        for key, name in COMPARATOR_COLUMNS.items():
+            value = (found.get(key) or {}).get("value")
+            if value is not None:
+                rows.append({"measure": short, "area": name, "value": float(value)})
+        eng = (found.get("england") or {}).get("value")
+        said.append(f"{short}: {ctx.council} {own:g}%" + (f", England {eng:g}%" if eng is not None else ""))
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    areas = list(dict.fromkeys(frame["area"]))
+    with charts.theme():
+        fig, ax = charts.figure(3.6)
+        sns.barplot(data=frame, x="measure", y="value", hue="area", hue_order=areas,
+                    palette=charts.PALETTE[:len(areas)], ax=ax)
+        for bars in ax.containers:
+            ax.bar_label(bars, fmt="%g", fontsize=10, padding=2)
+        ax.set(xlabel="", ylabel="Children (%)", ylim=(0, 100))
+        ax.legend(title="", frameon=False, loc="upper left", ncols=2)
+    alt = (f"Bar chart of placement stability, {ctx.year.label}, {ctx.council} beside "
+           f"{', '.join(a for a in areas if a != ctx.council) or 'no published comparator'}: " + "; ".join(said) + ".")
+    ctx.figures += 1
+    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Placement stability, {ctx.year.label}, with "
+                                       "published comparators.")
+
+
+#: breakdown tables drawn as bar charts, with what their bars count (for the alt text's finding)
+CHARTS = {"cla_by_age": "children", "participation_by_code": "reviews", "escalations_by_stage": "escalations",
+          "escalations_by_theme": "escalations"}
+#: charts a section draws from its indicators
+SECTION_CHARTS = {"iro_service": caseload_chart, "stability": stability_chart}
 
 
 def definitions(ctx: Context) -> None:
@@ -362,24 +503,20 @@ def findings_sentence(found: pd.DataFrame) -> str:
 
 
 def provenance(ctx: Context) -> None:
-    """How this was produced: inputs (with hashes), software versions, parameters."""
-    files = pd.DataFrame([{"file": k, "SHA-256": v} for k, v in sorted(ctx.data.files.items())])
-    versions = pd.DataFrame([{"package": p, "version": _version(p)} for p in PACKAGES])
-    params = pd.DataFrame([{"parameter": k, "value": "" if v is None else str(v)} for k, v in ctx.params.items()])
+    """How this was produced, in one short table: the package version, one fingerprint of the input
+    files, the parameters, and where the full record is (build.json: every file's SHA-256)."""
+    fingerprint = hashlib.sha256(json.dumps(ctx.data.files, sort_keys=True).encode()).hexdigest()
+    params = "; ".join(f"{k} {v}" for k, v in ctx.params.items() if v is not None and k != "council")
+    rows = [{"item": "Software", "value": f"iro-metrics {__version__}"},
+            {"item": "Input files", "value": f"{len(ctx.data.files):,} files of the {ctx.year.label} return"},
+            {"item": "Fingerprint of the input files (SHA-256)", "value": fingerprint},
+            {"item": "Parameters", "value": params},
+            {"item": "Full record", "value": "build.json beside this report: the SHA-256 of every input file, "
+                                             "the versions of the software used, the build fingerprint"}]
     _show('<section class="provenance">' + _heading("provenance")
-          + "<p>Every figure was computed by the iro-metrics package from the files below; rebuilding with the "
-            "same files, parameters and software gives the same outputs byte for byte.</p>"
-          + table_html(params, "Parameters", ctx) + table_html(versions, "Software", ctx)
-          + table_html(files, "Input files", ctx) + "</section>")
-
-
-def _version(package: str) -> str:
-    if package == "iro-metrics":
-        return __version__
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
+          + "<p>Every figure was computed by the iro-metrics package from the council's SSDA903 files; rebuilding "
+            "with the same files, parameters and software gives the same outputs byte for byte.</p>"
+          + table_html(pd.DataFrame(rows), "How this was produced", ctx) + "</section>")
 
 
 def record(ctx: Context) -> None:
@@ -404,7 +541,6 @@ EQUALITIES = {"equalities_reviews": {"on_time_pct": "reviews on time"},
               "equalities_participation": {"participation_pct": "reviews where the child's views were conveyed"},
               "equalities_stability": {"placements_3plus_pct": "children with 3 or more placements"},
               "equalities_escalations": {}}
-OVERALL_COLOUR = "#F46A25"  # orange of the GSS accessible palette, dashed: never colour alone
 
 
 def equalities(ctx: Context) -> None:
@@ -459,9 +595,7 @@ def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, t
     """Each group's published percentage as a bar beside a dashed line for all children (seaborn).
     Suppressed or unavailable groups are left out and named in the alt text, which states the finding:
     the groups marked for attention on this measure."""
-    import matplotlib.pyplot as plt
     import seaborn as sns
-    from IPython.display import display
 
     from iro_metrics.metrics.equalities import ATTENTION_MIN, ATTENTION_POINTS
     from iro_metrics.present.equalities import SENTENCES
@@ -475,25 +609,21 @@ def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, t
         rows.append((f"{r.characteristic}: {r.group}", v, flag))
     shown = pd.DataFrame([(lab, v) for lab, v, _ in rows if v is not None], columns=["group", "value"])
     left_out = [lab for lab, v, _ in rows if v is None]
-    sns.set_theme(style="whitegrid", rc={"font.family": "DejaVu Sans", "svg.hashsalt": "iro-metrics"})
-    fig, ax = plt.subplots(figsize=(7.5, 0.26 * len(shown) + 1.3), dpi=110)
-    sns.barplot(data=shown, y="group", x="value", color=BAR_COLOUR, orient="h", ax=ax)
-    for bars in ax.containers:
-        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
-    if overall is not None:
-        ax.axvline(overall, color=OVERALL_COLOUR, linestyle="--", linewidth=2)
-        ax.annotate(f"All children {overall:g}%", (overall, -0.7), color="#0b0c0c", fontsize=8, ha="left",
-                    xytext=(3, 0), textcoords="offset points", annotation_clip=False)
-    top = max([*shown["value"], overall or 0, 1.0])
-    ax.set_xlim(0, min(100.0, top * 1.15 + 5))  # room for the labels; a short scale for small percentages
-    ax.set(xlabel=f"{measure[:1].upper() + measure[1:]} (%)", ylabel="")
-    ax.tick_params(axis="y", labelsize=8)
-    sns.despine(left=True)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    sns.reset_orig()
+    with charts.theme():
+        fig, ax = charts.figure(0.34 * len(shown) + 1.4)
+        sns.barplot(data=shown, y="group", x="value", color=charts.MAIN, orient="h", ax=ax)
+        for bars in ax.containers:
+            ax.bar_label(bars, fmt="%.1f", fontsize=10, padding=2)
+        if overall is not None:  # dashed and labelled: never colour alone
+            ax.axvline(overall, color=charts.COMPARE, linestyle="--", linewidth=2)
+            ax.annotate(f"All children {overall:g}%", (overall, -0.7), fontsize=10, ha="left", xytext=(3, 0),
+                        textcoords="offset points", annotation_clip=False)
+        top = max([*shown["value"], overall or 0, 1.0])
+        ax.set_xlim(0, min(100.0, top * 1.15 + 5))  # room for the labels; a short scale for small percentages
+        ax.set(xlabel=f"{measure[:1].upper() + measure[1:]} (%)", ylabel="")
+        ax.tick_params(axis="y", labelsize=10)
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", visible=True)
     ctx.figures += 1
     marked = [lab for lab, v, flag in rows if flag and v is not None]
     alt = (f"Bar chart of {measure} by group, {ctx.year.label}, with a dashed line for all children at "
@@ -501,6 +631,4 @@ def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, t
            + (f"Marked for attention: {', '.join(marked)}. " if marked else "No group is marked for attention. ")
            + "; ".join(f"{lab} {v:g}%" for lab, v in shown.itertuples(index=False))
            + (f"; not shown (suppressed or no cases): {', '.join(left_out)}" if left_out else "") + ".")
-    caption = f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}."
-    display({"image/png": base64.b64encode(buf.getvalue()).decode()}, raw=True,
-            metadata={"image/png": {"alt": alt, "caption": caption}})
+    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}.")

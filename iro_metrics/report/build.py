@@ -1,8 +1,9 @@
 """``iro-report build``: one council and year's outputs, written atomically.
 
-Writes ``outputs/<council>/<year>/``: ``appendix.ipynb`` (the executed notebook), ``appendix.html``,
-``appendix.pdf``, ``metrics.json`` (as ``iro-report metrics``) and ``tables/*.csv`` (the breakdown
-tables as published, with disclosure control). Everything is built in a temporary folder beside the
+Writes ``outputs/<council>/<year>/`` (:data:`PUBLISHED`): ``appendix.ipynb`` (the executed notebook),
+``appendix.html``, ``appendix.pdf``, ``appendix.docx``, ``metrics.json`` (as ``iro-report metrics``),
+``tables/*.csv`` and ``tables.xlsx`` (the breakdown tables as published, with disclosure control).
+Everything is built in a temporary folder beside the
 target and swapped in at the end, so a build that fails part-way leaves the previous outputs untouched.
 """
 
@@ -23,14 +24,19 @@ from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
+from iro_metrics.present.spreadsheet import write_xlsx
 from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf
+from iro_metrics.report.word import to_docx
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
+#: every artefact a build publishes in ``outputs/<council>/<year>/`` (``tables/`` holds one CSV per table)
+PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
+             "tables/", MANIFEST]
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
@@ -80,7 +86,11 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     work = pub.work
     doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
     (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    write_tables(publish_tables(tables, threshold=params.suppression_threshold), work / "tables")
+    published = publish_tables(tables, threshold=params.suppression_threshold)
+    write_tables(published, work / "tables")
+    write_xlsx(published, work / "tables.xlsx", params.council, params.year, params.suppression_threshold,
+               when=data.year.end.date())
+    clock.lap("spreadsheet")
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
     nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
@@ -91,10 +101,13 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     (work / "appendix.html").write_text(page, encoding="utf-8")
     clock.lap("html")
     try:
-        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final)
+        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final, footer=params.council)
     except RenderError as e:
         raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
     clock.lap("pdf")
+    reference = params_path.parent / params.reference_docx if params.reference_docx else None
+    to_docx(page, work / "appendix.docx", title, when=data.year.end.date(), reference=reference)
+    clock.lap("docx")
     (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
                                  encoding="utf-8")
     pub.commit()

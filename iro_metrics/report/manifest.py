@@ -1,13 +1,15 @@
 """The build manifest (``build.json``): the SHA-256 of everything a council-year's outputs depend on
 (the params file, the commentary file, every input file up to the year, a council's own comparator
 file, the notebook template, the shipped comparator tables, the package version) and their combined
-fingerprint. ``build-all`` skips a council-year whose fingerprint is unchanged."""
+fingerprint, and the versions of the software that made them (the appendix's provenance table points
+here). ``build-all`` skips a council-year whose fingerprint is unchanged."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from iro_metrics import __version__
@@ -18,6 +20,18 @@ from iro_metrics.report.params import load_params
 from iro_metrics.years import CollectionYear, is_year_label
 
 MANIFEST = "build.json"
+#: the software whose version is recorded beside the inputs
+PACKAGES = ["iro-metrics", "pandas", "numpy", "holidays", "matplotlib", "seaborn", "papermill", "nbconvert",
+            "pypandoc_binary", "typst", "gptables", "odfpy"]
+
+
+def _version(package: str) -> str:
+    if package == "iro-metrics":
+        return __version__
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +61,8 @@ def manifest(params_path: str | Path, notebook: Path) -> dict:
         inputs["local comparators"] = sha256_file(params_path.parent / params.comparators)
     if params.population_by_ethnicity and (params_path.parent / params.population_by_ethnicity).is_file():
         inputs["population by ethnicity"] = sha256_file(params_path.parent / params.population_by_ethnicity)
+    if params.reference_docx:
+        inputs["reference.docx"] = sha256_file(params_path.parent / params.reference_docx)
     inputs.update(_shared_inputs())
     fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-    return {"fingerprint": fingerprint, "inputs": inputs}
+    return {"fingerprint": fingerprint, "inputs": inputs, "software": {p: _version(p) for p in PACKAGES}}

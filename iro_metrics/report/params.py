@@ -43,6 +43,7 @@ class Params:
     comparators: str | None = None  # the council's own comparator file (local indicators), relative to this file
     population_by_ethnicity: str | None = None  # 0-17 by ethnic group (docs/data.md), relative to this file
     cut_at_gap: bool = False  # a year missing from the history: use the years after it (docs/data.md)
+    reference_docx: str | None = None  # the council's Word template styling appendix.docx, relative to this file
 
     @property
     def slug(self) -> str:
@@ -51,7 +52,7 @@ class Params:
 
 _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
           "timeliness_target": float, "suppression_threshold": int, "comparators": str,
-          "population_by_ethnicity": str, "cut_at_gap": bool}
+          "population_by_ethnicity": str, "cut_at_gap": bool, "reference_docx": str}
 _REQUIRED = {"council", "year", "data"}
 
 

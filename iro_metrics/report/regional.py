@@ -11,7 +11,7 @@ import pandas as pd
 
 from iro_metrics.errors import UsageError
 from iro_metrics.metrics import REGISTRY, Indicator
-from iro_metrics.report.appendix import KEY_INDICATORS, Context, _format, table_html
+from iro_metrics.report.appendix import KEY_INDICATORS, Context, _format, comparator_text, table_html
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "regional.ipynb"
 
@@ -40,8 +40,8 @@ def summary(outputs: str, year: str) -> None:
         for council, doc in docs.items():
             ind = doc["indicators"][mid]
             row[council] = _format(Indicator(ind["value"], ind["numerator"], ind["denominator"]), m.unit)
-            england = england or ind.get("comparators", {}).get("england", {}).get("value")
-        row["England"] = england or "x"
+            england = england or ind.get("comparators", {}).get("england")
+        row["England"] = comparator_text(england, m.unit)
         rows.append(row)
     ctx = Context("region", None, None, {}, {}, None, {}, {}, {})  # only numbers the tables
     plural = "s" if len(docs) != 1 else ""

@@ -91,9 +91,11 @@ def _typesets(markdown: str) -> bool:
     return True
 
 
-def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB", draft: bool = False) -> None:
+def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB", draft: bool = False,
+           footer: str = "") -> None:
     """A4, tagged, PDF/UA-1 (the compile fails if any image lacks alt text), fonts embedded, dated
-    ``when`` rather than now so that rebuilding gives the same bytes. A draft says so on every page."""
+    ``when`` rather than now so that rebuilding gives the same bytes; ``footer`` (the council's name)
+    beside "Page N of M" on every page. A draft says so on every page."""
     import pypandoc
     import typst
 
@@ -104,6 +106,7 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
             page, "typst", format="html",
             extra_args=["--standalone", f"--template={TEMPLATES / 'iro' / 'appendix.typst'}", "--lua-filter",
                         str(TEMPLATES / "iro" / "figures.lua"), "-M", f"title={title}", "-V", f"lang={lang[:2]}",
+                        "-V", f"footer={_typst_text(footer)}",
                         "--columns=100", *(["-V", "draft=true"] if draft else [])])
         typ.write_text(text, encoding="utf-8")
         stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
@@ -114,11 +117,21 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
             raise RenderError(str(e).splitlines()[0]) from None
 
 
+def _typst_text(text: str) -> str:
+    """Plain text inside Typst markup: its markup characters escaped."""
+    return re.sub(r"([\\#$*_\[\]<>@`~/=-])", r"\\\1", text)
+
+
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+_INLINE_SVG = re.compile(r'<svg\b[^>]*\baria-label="([^"]*)"[^>]*>.*?</svg>', flags=re.S)
+#: SVG names an HTML parser lower-cases in the page (browsers restore them; a standalone SVG needs them)
+_SVG_CASE = {"viewbox=": "viewBox=", "<clippath": "<clipPath", "</clippath>": "</clipPath>"}
 
 
 def _images_to_files(page: str, folder: Path) -> str:
-    """Embedded PNGs become files beside the Typst source (Typst reads images from files)."""
+    """Embedded PNGs and inline SVG charts become files beside the Typst source or the Word document
+    (both read images from files); an SVG chart becomes an image with its accessible name as alt text,
+    so it stays vector in the PDF."""
     count = 0
 
     def save(m: re.Match) -> str:
@@ -128,4 +141,14 @@ def _images_to_files(page: str, folder: Path) -> str:
         (folder / name).write_bytes(base64.b64decode(m.group(1)))
         return f'src="{name}"'
 
-    return _DATA_URI.sub(save, page)
+    def save_svg(m: re.Match) -> str:
+        nonlocal count
+        count += 1
+        name = f"figure-{count}.svg"
+        text = m.group(0)  # matplotlib's SVG declares its namespaces
+        for lower, proper in _SVG_CASE.items():
+            text = text.replace(lower, proper)
+        (folder / name).write_text(text, encoding="utf-8")
+        return f'<img src="{name}" alt="{m.group(1)}">'
+
+    return _INLINE_SVG.sub(save_svg, _DATA_URI.sub(save, page))

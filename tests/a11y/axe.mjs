@@ -1,6 +1,7 @@
-// Usage: node axe.mjs PAGE.html [SCREENSHOT.png]
-// Opens the page in the system Chromium with every network request blocked, runs axe-core with the
-// WCAG 2.2 A/AA and best-practice rules, prints the violations as JSON and exits 1 if there are any.
+// Usage: node axe.mjs PAGE.html [SCREENSHOT.png|-] [WIDTH]
+// Opens the page in the system Chromium at WIDTH CSS pixels (default 1280) with every network request
+// blocked, runs axe-core with the WCAG 2.2 A/AA and best-practice rules, prints the violations and how
+// far the page scrolls sideways (overflow, px) as JSON and exits 1 if there are any violations.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -8,7 +9,9 @@ import { existsSync } from "node:fs";
 
 const require = createRequire(import.meta.url);
 const axePath = require.resolve("axe-core/axe.min.js");
-const [page, shot] = process.argv.slice(2);
+const [page, shotArg, widthArg] = process.argv.slice(2);
+const shot = shotArg && shotArg !== "-" ? shotArg : undefined;
+const width = Number(widthArg || 1280);
 const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
   .find((p) => existsSync(p));
 const browser = await chromium.launch({
@@ -17,7 +20,7 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
   await context.route(/^https?:/, (route) => route.abort());
   const tab = await context.newPage();
   await tab.goto(pathToFileURL(page).href);
@@ -29,7 +32,8 @@ try {
   const violations = result.violations.map((v) => ({
     id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
   }));
-  console.log(JSON.stringify({ passes: result.passes.length, violations }, null, 1));
+  const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  console.log(JSON.stringify({ passes: result.passes.length, violations, overflow }, null, 1));
   process.exitCode = violations.length ? 1 : 0;
 } finally {
   await browser.close();

@@ -5,7 +5,7 @@ end
 
 function Image(img)
   local alt = img.attributes["alt"] or pandoc.utils.stringify(img.caption)
-  return pandoc.RawInline("typst", string.format('#image("%s", alt: "%s", width: 100%%)', escape(img.src), escape(alt)))
+  return pandoc.RawInline("typst", string.format('#image("%s", alt: "%s", width: 85%%)', escape(img.src), escape(alt)))
 end
 
 

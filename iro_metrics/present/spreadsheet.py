@@ -1,0 +1,87 @@
+"""The published tables as a spreadsheet (``tables.xlsx``), following the Analysis Function's guidance
+on releasing statistics in spreadsheets: a cover sheet, a contents sheet, a notes sheet, then one table
+per sheet, named, starting in column A below its title lines, numbers stored as numbers and the symbols
+c, x and z explained. Written by gptables (made for this guidance); byte-stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from iro_metrics.metrics import REGISTRY, ordered
+from iro_metrics.metrics.registry import label
+from iro_metrics.present.zipstamp import restamp
+
+_NUMBER = re.compile(r"^-?[\d,]*\.?\d+$")
+
+
+def notes(threshold: int) -> pd.DataFrame:
+    """The notes sheet: what the symbols mean and how the tables were protected."""
+    return pd.DataFrame({"Note number": ["note 1", "note 2", "note 3"], "Note text": [
+        f"c: suppressed. A count from 1 to {threshold} below the level of the whole council, or a figure that would "
+        "reveal one, is not shown (statistical disclosure control); a percentage or median of a hidden count is "
+        "hidden too.",
+        "x: not available. z: not applicable.",
+        "Figures are the council's own, computed from its SSDA903 return by the iro-metrics package. Council-level "
+        "totals are shown unrounded, as DfE publishes them."]})
+
+
+def sheet(df: pd.DataFrame) -> pd.DataFrame:
+    """A published table for a spreadsheet: display headers; numbers as numbers, symbols as text."""
+    out = df.rename(columns={c: label(str(c)) for c in df.columns}).astype(object)
+    for c in out.columns[1:]:
+        out[c] = [_value(v) for v in out[c]]
+    return out
+
+
+def _value(v: object) -> object:
+    if isinstance(v, str) and _NUMBER.match(v):
+        return float(v.replace(",", "")) if "." in v else int(v.replace(",", ""))
+    return v
+
+
+def _sheets(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(sheet name, table id, table) in report order."""
+    order = [m.id for m in ordered() if m.id in tables]
+    return [(f"Table_{i}", mid, sheet(tables[mid])) for i, mid in enumerate(order, 1)]
+
+
+def _title(mid: str, council: str, year: str) -> str:
+    return f"{REGISTRY[mid].title}, {council}, {year} [note 1] [note 2]"
+
+
+def write_xlsx(tables: dict[str, pd.DataFrame], out: Path, council: str, year: str, threshold: int,
+               when: dt.date) -> Path:
+    """``tables.xlsx`` by gptables, dated ``when`` (not now) so that rebuilding gives the same bytes."""
+    import gptables as gpt
+
+    sheets = {}
+    for name, mid, df in _sheets(tables):
+        sheets[name] = gpt.GPTable(
+            table=df, table_name=mid, title=_title(mid, council, year),
+            subtitles=["This worksheet contains one table. Some cells are shown as c, x or z: see the notes sheet."],
+            source="Source: the council's SSDA903 return, computed by iro-metrics [note 3]",
+            instructions="This worksheet contains one table with a header row; the first column names each row. "
+                         "A blank cell in an Attention column means the group is not marked for attention.")
+    cover = gpt.Cover(
+        title=f"{council}: Independent Reviewing Officer annual report {year}, tables",
+        intro=["The published tables of the statistical appendix, one table per worksheet, with disclosure "
+               "control applied."],
+        about=["Symbols: c suppressed (a small count, or a figure that would reveal one); x not available; "
+               "z not applicable. The notes worksheet explains them.",
+               "The same tables are in the appendix (HTML, PDF and Word) and as CSV files."])
+    with warnings.catch_warnings():  # gptables warns of blank cells; the instructions above explain them
+        warnings.simplefilter("ignore")
+        wb = gpt.produce_workbook(filename=str(out), sheets=sheets, cover=cover, notes_table=notes(threshold),
+                                  contentsheet_label="Contents", notesheet_label="Notes")
+    stamp = dt.datetime(when.year, when.month, when.day)
+    wb.set_properties({"title": f"{council}: IRO annual report {year}, tables", "created": stamp})
+    wb.set_custom_property("Language", "en-GB")
+    wb.close()
+    restamp(out, stamp)
+    return out

@@ -1,0 +1,83 @@
+"""The appendix's chart style (Government Analysis Function guidance, afcharts' palette) and the one way
+a chart leaves the kernel: as byte-stable inline SVG with its alt text and numbered caption.
+
+Every chart is drawn with seaborn under :func:`theme`; text stays text in the SVG (selectable, crisp at
+any zoom) and ids are prefixed per figure so that many charts can sit inline in one page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+#: afcharts' main palette (Analysis Function accessible colours), in the order series take them
+PALETTE = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1"]
+MAIN, SECOND, COMPARE, REFERENCE = "#12436D", "#28A197", "#801650", "#3D3D3D"
+BAND = "#BFDDDA"  # a light tint of the turquoise, for a range (labelled in words on the chart)
+TEXT = "#0B0C0C"
+WIDTH = 6.4  # inches: at a phone's width the text still reads at about 10 px
+RC = {"font.family": "DejaVu Sans", "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
+      "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11, "text.color": TEXT,
+      "axes.labelcolor": TEXT, "xtick.color": TEXT, "ytick.color": TEXT, "axes.edgecolor": TEXT,
+      "grid.color": "#D9D9D9", "axes.spines.top": False, "axes.spines.right": False, "axes.grid.axis": "y",
+      "figure.dpi": 96}
+#: text stays text (selectable); a fixed salt for the ids matplotlib derives (byte-stable)
+SAVE = {"svg.hashsalt": "iro-metrics", "svg.fonttype": "none"}
+
+
+@contextmanager
+def theme() -> Iterator[None]:
+    """seaborn in the Analysis Function style: white, light horizontal gridlines, no top or right axis,
+    the accessible palette; matplotlib's defaults are restored afterwards."""
+    import matplotlib
+    import seaborn as sns
+
+    saved = matplotlib.rcParams.copy()
+    sns.set_theme(style="whitegrid", palette=PALETTE, rc=RC)
+    try:
+        yield
+    finally:
+        matplotlib.rcParams.update(saved)
+
+
+def figure(height: float = 3.4):
+    """A new figure and axes at the appendix's width."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(WIDTH, height))
+
+
+def svg(fig, prefix: str, alt: str) -> str:
+    """The figure as inline SVG: no date or creator (byte-stable), ids prefixed, ``role="img"`` with the
+    alt text as its accessible name."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    with matplotlib.rc_context(SAVE):  # read when saving, which may be after theme() has ended
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]  # no XML prolog or doctype inside an HTML page
+    text = re.sub(r'<metadata>.*?</metadata>\s*', "", text, flags=re.S)
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r'(url\(#|href="#)([^")]+)', rf"\1{prefix}-\2", text)
+    label = alt.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+
+
+def emit(fig, number: int, alt: str, caption: str) -> None:
+    """Display the chart as an output the page and the PDF both use (alt text and caption travel in the
+    output's metadata)."""
+    from IPython.display import display
+
+    display({"image/svg+xml": svg(fig, f"f{number}", alt)}, raw=True,
+            metadata={"image/svg+xml": {"alt": alt, "caption": caption}})
+
+
+def label_end(ax, x, y, text: str, colour: str) -> None:
+    """Label a line at its right-hand end (direct labels, not a legend)."""
+    ax.annotate(text, (x, y), xytext=(6, 0), textcoords="offset points", va="center", color=colour,
+                fontsize=11, annotation_clip=False)
