@@ -49,8 +49,13 @@ def _metrics(args: argparse.Namespace) -> int:
 
         comparators = lookup(args.la_code, data.year.label, local=args.comparators)
     by_ethnicity = read_population_by_ethnicity(args.population_by_ethnicity) if args.population_by_ethnicity else None
-    doc = to_json(build_model(data, population=args.population, population_by_ethnicity=by_ethnicity),
-                  council=args.council, comparators=comparators)
+    model = build_model(data, population=args.population, population_by_ethnicity=by_ethnicity)
+    reconciled = None
+    if args.la_code:
+        from iro_metrics.comparators.reconcile import for_build, records
+
+        reconciled = records(for_build(model, args.la_code)[0])
+    doc = to_json(model, council=args.council, comparators=comparators, reconciliation=reconciled)
     print(json.dumps(doc, indent=2))
     return 0
 

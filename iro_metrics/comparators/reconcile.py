@@ -10,6 +10,8 @@ placements"...) are data: ``iro_metrics/spec/dfe_categories.yaml``.
 
 from __future__ import annotations
 
+import json
+
 from functools import cache
 from pathlib import Path
 
@@ -204,6 +206,22 @@ def reconcile(model_or_data: Model | CouncilData, la_code: str, population: int 
     rows += _breakdowns(frames, la_code, period, data)
     rows += _stability(m, la_code, period, data)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def for_build(m: Model, la_code: str | None) -> tuple[pd.DataFrame | None, str]:
+    """What a build shows: the reconciliation for the council's code, or why there is none (no code;
+    DfE has not published the year yet, as for a current year before November). Never fails a build."""
+    if not la_code:
+        return None, "No la_code in the params: no comparison with DfE's published figures."
+    if m.year.label not in published_years(la_code):
+        return None, (f"DfE has published no figures for {la_code} and {m.year.label} in the tables shipped "
+                      "(they appear each November): no comparison yet.")
+    return reconcile(m, la_code), ""
+
+
+def records(table: pd.DataFrame | None) -> list[dict] | None:
+    """The table as JSON records (``metrics.json``'s ``reconciliation``)."""
+    return None if table is None else json.loads(table.to_json(orient="records"))
 
 
 def summary(table: pd.DataFrame) -> str:

@@ -56,10 +56,12 @@ def _table_records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 
 def to_json(m: Model, council: str | None = None,
             computed: tuple[dict[str, Indicator], dict[str, pd.DataFrame | None]] | None = None,
-            comparators: dict[str, dict] | None = None) -> dict[str, Any]:
+            comparators: dict[str, dict] | None = None,
+            reconciliation: list[dict] | None = None) -> dict[str, Any]:
     """The management-information document (unsuppressed) of ``iro-report metrics``; pass
     ``computed`` (from :func:`compute_all`) when the figures are already computed, and ``comparators``
-    (from :func:`iro_metrics.comparators.lookup`) to carry them beside each indicator.
+    (from :func:`iro_metrics.comparators.lookup`) to carry them beside each indicator, and
+    ``reconciliation`` (records of :func:`iro_metrics.comparators.reconcile.reconcile`) when there is one.
 
     Findings carry no child identifier: identifier values are never stored in findings.
     """
@@ -72,4 +74,5 @@ def to_json(m: Model, council: str | None = None,
                                              else {})} for k, v in indicators.items()},
         "tables": {k: _table_records(v) for k, v in tables.items()},
         "findings": json.loads(f.frame().to_json(orient="records")),
+        **({"reconciliation": reconciliation} if reconciliation is not None else {}),
     }

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from iro_metrics import __version__
+from iro_metrics.comparators.reconcile import for_build, records
+from iro_metrics.comparators.reconcile import summary as reconciliation_summary
 from iro_metrics.ingest.load import CouncilData, load_history
 from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
@@ -64,6 +66,8 @@ class Context:
     params: dict
     comparators: dict[str, dict]
     history: dict[str, dict[str, Indicator]]  # collection year -> indicators, up to five years
+    reconciliation: pd.DataFrame | None = None  # beside DfE's published figures (metrics.md §10)
+    reconciliation_note: str = ""  # why there is none
     figures: int = 0
     table_count: int = 0
 
@@ -84,8 +88,8 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     years = load_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap)
     loaded = years[cy.label]
     by_ethnicity = read_population_by_ethnicity(population_by_ethnicity) if population_by_ethnicity else None
-    indicators, tables = compute_all(build_model(loaded, population=population,
-                                                 population_by_ethnicity=by_ethnicity))
+    model = build_model(loaded, population=population, population_by_ethnicity=by_ethnicity)
+    indicators, tables = compute_all(model)
     earlier = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
     history = {label: indicators if label == cy.label else
                compute_all(build_model(d, population=population), only=earlier)[0] for label, d in years.items()}
@@ -96,9 +100,10 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
 
         found = lookup(la_code, cy.label, local=comparators)
     params = {"council": council, "year": year, "la_code": la_code, "population": population, "la": la,
-              "population_by_ethnicity": population_by_ethnicity,
+              "population_by_ethnicity": population_by_ethnicity, "cut_at_gap": cut_at_gap,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
-    return Context(council, cy, loaded, indicators, tables, previous, params, found, history)
+    reconciled, note = for_build(model, la_code)
+    return Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
 
 
 def _show(markup: str) -> None:
@@ -483,10 +488,38 @@ def data_quality(ctx: Context) -> None:
         df["records"] = df["records"].map(lambda n: f"{n:,}")
         parts.append(table_html(df, "Data-quality findings", ctx))
     parts += [f"<p>{html.escape(n)}</p>" for n in ctx.data.notes]
+    parts.append(_reconciliation(ctx))
     _show("".join(parts))
 
 
+RECONCILIATION_ROWS = 10
+
+
+def _reconciliation(ctx: Context) -> str:
+    """One sentence and one short table: the figures that differ from DfE's published ones, with the
+    causes to check (metrics.md §10). Published values are shown as published."""
+    t = ctx.reconciliation
+    if t is None:
+        return f"<p>{html.escape(ctx.reconciliation_note)}</p>"
+    out = f"<p>{html.escape(reconciliation_summary(t).split('; differences:')[0])} (metrics.md §10).</p>"
+    differs = t[t["status"] == "differs"]
+    if len(differs) > RECONCILIATION_ROWS:  # a short table: the rest are in metrics.json
+        out += (f"<p>The first {RECONCILIATION_ROWS} of {len(differs)} differences are shown; every one is in "
+                "metrics.json (reconciliation), and <code>iro-report reconcile</code> lists them.</p>")
+        differs = differs.head(RECONCILIATION_ROWS)
+    if len(differs):
+        shown = pd.DataFrame({
+            "figure": [f"{r.measure}{', ' + r.breakdown + ': ' + r.category if r.breakdown else ''}"
+                       for r in differs.itertuples()],
+            "published": differs["published"].astype(str), "computed": differs["computed"].map(lambda v: f"{v:,g}"),
+            "difference": differs["difference"].map(lambda v: f"{v:+,g}"),
+            "first cause to check": differs["causes"].str.split(";").str[0]})
+        out += table_html(shown, "Differences from DfE's published figures", ctx)
+    return out
+
+
 _DONE = {"excluded": "excluded from every figure", "value-excluded": "kept with one value left out of the figures",
+         "ended": "episodes ended at their return's 31 March (not restated by the next return)",
          "trimmed": "trimmed of spaces", "ignored": "ignored", "kept": "kept as they are"}
 
 
@@ -528,7 +561,8 @@ def record(ctx: Context) -> None:
     doc = {"indicators": {k: {**v.as_dict(), **({"comparators": ctx.comparators[k]} if k in ctx.comparators else {})}
                           for k, v in ctx.indicators.items()},
            "tables": {k: publish_table(v, threshold).to_dict(orient="records")
-                      for k, v in ctx.tables.items() if v is not None}}
+                      for k, v in ctx.tables.items() if v is not None},
+           **({"reconciliation": records(ctx.reconciliation)} if ctx.reconciliation is not None else {})}
     display({"application/json": doc}, raw=True)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.comparators import lookup
+from iro_metrics.comparators.reconcile import for_build, records
 from iro_metrics.ingest.load import load_council
 from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, compute_all, to_json
@@ -84,7 +85,9 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     # a bad figure quote fails now, naming the section
     C.inject(template, notes, Path(os.path.relpath(notes_file, target)).as_posix(), figures)
     work = pub.work
-    doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators)
+    reconciled, _ = for_build(model, params.la_code)
+    doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators,
+                  reconciliation=records(reconciled))
     (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     published = publish_tables(tables, threshold=params.suppression_threshold)
     write_tables(published, work / "tables")
