@@ -101,7 +101,7 @@ def _build(args: argparse.Namespace) -> int:
 
     for params in args.params:
         target = build(params, outputs=args.outputs, final=args.final,
-                       discard_notebook_edits=args.discard_notebook_edits)
+                       discard_notebook_edits=args.discard_notebook_edits, reuse=not args.full)
         print(f"wrote {target}/")
     return 0
 
@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the version for committee: fails while any section still shows the placeholder, no Draft mark")
     b.add_argument("--discard-notebook-edits", action="store_true",
                    help="build even though the executed notebook holds commentary edits that were not harvested")
+    b.add_argument("--full", action="store_true",
+                   help="read the data and run the notebook again even when only the commentary changed")
     b.set_defaults(func=_build)
 
     ba = sub.add_parser("build-all", help="build many councils and years in parallel, skipping unchanged ones",

@@ -116,3 +116,63 @@ def test_params_not_utf8(tmp_path, capsys):
     assert main(["build", str(p), "--outputs", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert f"{p}:" in err and "byte 0xf4 (line 1) is not UTF-8 text; save the file as UTF-8" in err
+
+
+def test_a_commentary_only_rebuild_reuses_the_run_and_gives_a_full_builds_bytes(params, tmp_path, monkeypatch):
+    """Only the commentary changed: no data read, no kernel, and every output byte-identical to a full
+    build of the same inputs. Anything else changed, or a cell run again in JupyterLab: a full build."""
+    import nbformat
+
+    import iro_metrics.report.build as B
+
+    out = tmp_path / "out"
+    target = build(params, outputs=out)
+    notes = params.with_name("2024-25.commentary.md")
+    notes.write_text(notes.read_text().replace("## reviews\n", "## reviews\n\nWe held {{ reviews_held }} reviews.\n"))
+
+    def refuse(*_a, **_k):
+        raise AssertionError("read the data or ran the notebook although only the commentary changed")
+
+    with monkeypatch.context() as m:
+        m.setattr(B, "load_council", refuse)
+        m.setattr(B, "execute", refuse)
+        build(params, outputs=out)
+    reused = checksums(target)
+    assert "We held 1,103 reviews." in (target / "appendix.html").read_text()
+    build(params, outputs=out, reuse=False)
+    assert checksums(target) == reused
+
+    # an officer re-ran a cell in JupyterLab: its execution count says so, and the notebook is run again
+    nb = nbformat.read(target / "appendix.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[-2].execution_count = len(code) + 1
+    nbformat.write(nb, target / "appendix.ipynb")
+    real, ran = B.execute, []
+
+    def spy(*a, **k):
+        ran.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(B, "execute", spy)
+    build(params, outputs=out)
+    assert ran == [1] and checksums(target) == reused
+
+
+def test_replay_refuses_a_changed_code_cell():
+    import nbformat
+
+    from iro_metrics.report.kernel import INJECTED, replay
+
+    template = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}, id="p"),
+        nbformat.v4.new_code_cell("print(x)", id="a"), nbformat.v4.new_markdown_cell("words", id="m")])
+    executed = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}, id="p", execution_count=1),
+        nbformat.v4.new_code_cell("x = 2", metadata={"tags": [INJECTED]}, id=INJECTED, execution_count=2),
+        nbformat.v4.new_code_cell("print(x)", id="a", execution_count=3,
+                                  outputs=[nbformat.v4.new_output("stream", text="2\n")])])
+    nb = replay(template, executed)
+    assert [c.get("id") for c in nb.cells] == ["p", INJECTED, "a", "m"]
+    assert nb.cells[2].outputs[0].text == "2\n" and nb.cells[3].source == "words"
+    executed.cells[2].source = "print(x + 1)"  # the code changed since: cannot reuse its output
+    assert replay(template, executed) is None

@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import nbformat
@@ -22,19 +24,21 @@ from iro_metrics.comparators import lookup
 from iro_metrics.comparators.reconcile import for_build, records
 from iro_metrics.ingest.load import load_council
 from iro_metrics.ingest.population import read_population_by_ethnicity
-from iro_metrics.metrics import REGISTRY, compute_all, to_json
+from iro_metrics.metrics import REGISTRY, Indicator, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
 from iro_metrics.present.spreadsheet import write_xlsx
 from iro_metrics.report import commentary as C
-from iro_metrics.report.kernel import Kernel, execute
+from iro_metrics.report.kernel import Kernel, execute, replay
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf
 from iro_metrics.report.word import to_docx
+from iro_metrics.years import CollectionYear
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
+UNITS = {k: m.unit for k, m in REGISTRY.items()}
 #: every artefact a build publishes in ``outputs/<council>/<year>/`` (``tables/`` holds one CSV per table)
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
              "tables/", MANIFEST]
@@ -46,14 +50,16 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
 
 def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
           timings: dict[str, float] | None = None, final: bool = False,
-          discard_notebook_edits: bool = False, kernel: Kernel | None = None) -> Path:
+          discard_notebook_edits: bool = False, kernel: Kernel | None = None, reuse: bool = True) -> Path:
     """Build the outputs of one params file; returns their folder.
 
     The officers' commentary file beside the params is injected into the narrative cells (a skeleton is
     written for a new council). The build refuses, changing nothing, when the previous executed notebook
     holds commentary the file does not or the file holds text in no section (unless
     ``discard_notebook_edits``), and with ``final`` while any section is empty or shows the placeholder.
-    One build of a folder runs at a time (a lock); an interrupted one is repaired first. ``timings``,
+    One build of a folder runs at a time (a lock); an interrupted one is repaired first. When only the
+    commentary changed since the last build, its figures and executed outputs are reused (``reuse``;
+    the outputs are the same as a full build's). ``timings``,
     when given, receives the seconds each part took. ``kernel`` is the notebook kernel to use (a batch
     worker's warm one); by default a fresh one.
     """
@@ -62,18 +68,45 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
     with Publication(target) as pub:  # one build of the folder at a time; repairs an interrupted one first
-        _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel)
+        _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel,
+                    reuse)
     return target
 
 
 def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: Path, notebook: Path, clock: _Clock,
-                final: bool, discard_notebook_edits: bool, kernel: Kernel | None) -> None:
+                final: bool, discard_notebook_edits: bool, kernel: Kernel | None, reuse: bool) -> None:
     target = pub.target
     template = nbformat.read(notebook, as_version=4)
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
-    # fails early, with clear errors, on bad data
-    data = load_council(data_dir, params.year, la=params.la, cut_at_gap=params.cut_at_gap)
+    source = Path(os.path.relpath(notes_file, target)).as_posix()
+    when = CollectionYear.parse(params.year).end.date()
+    work = pub.work
+    nb = _commentary_only(target, params_path, notebook, template, notes, source, work) if reuse else None
+    if nb is None:
+        nb = _execute(params_path, params, data_dir, template, notes, source, work, when, clock, kernel)
+    figures = _figures(work / "metrics.json")
+    title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+    page = to_html(_with_figures(nb, figures), title, draft=not final)
+    (work / "appendix.html").write_text(page, encoding="utf-8")
+    clock.lap("html")
+    try:
+        to_pdf(page, work / "appendix.pdf", title, when=when, draft=not final, footer=params.council)
+    except RenderError as e:
+        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
+    clock.lap("pdf")
+    reference = params_path.parent / params.reference_docx if params.reference_docx else None
+    to_docx(page, work / "appendix.docx", title, when=when, reference=reference)
+    clock.lap("docx")
+    (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
+                                 encoding="utf-8")
+    pub.commit()
+
+
+def _execute(params_path: Path, params: Params, data_dir: Path, template: nbformat.NotebookNode, notes: C.Notes,
+             source: str, work: Path, when: date, clock: _Clock, kernel: Kernel | None) -> nbformat.NotebookNode:
+    """Compute every figure, write metrics.json and the published tables, and execute the notebook."""
+    data = load_council(data_dir, params.year, la=params.la, cut_at_gap=params.cut_at_gap)  # fails early, clearly
     by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
     model = build_model(data, population=params.population,
                         population_by_ethnicity=read_population_by_ethnicity(by_ethnicity) if by_ethnicity else None)
@@ -81,39 +114,57 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     clock.lap("metrics")
     local = (params_path.parent / params.comparators).resolve() if params.comparators else None
     comparators = lookup(params.la_code, params.year, local=local) if params.la_code else None
-    figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
     # a bad figure quote fails now, naming the section
-    C.inject(template, notes, Path(os.path.relpath(notes_file, target)).as_posix(), figures)
-    work = pub.work
+    C.inject(template, notes, source, C.figures(indicators, UNITS))
     reconciled, _ = for_build(model, params.la_code)
     doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators,
                   reconciliation=records(reconciled))
     (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     published = publish_tables(tables, threshold=params.suppression_threshold)
     write_tables(published, work / "tables")
-    write_xlsx(published, work / "tables.xlsx", params.council, params.year, params.suppression_threshold,
-               when=data.year.end.date())
+    write_xlsx(published, work / "tables.xlsx", params.council, params.year, params.suppression_threshold, when=when)
     clock.lap("spreadsheet")
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
     nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
     (work / "template.ipynb").unlink()
     clock.lap("execute")
-    title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
-    page = to_html(_with_figures(nb, figures), title, draft=not final)
-    (work / "appendix.html").write_text(page, encoding="utf-8")
-    clock.lap("html")
+    return nb
+
+
+def _commentary_only(target: Path, params_path: Path, notebook: Path, template: nbformat.NotebookNode,
+                     notes: C.Notes, source: str, work: Path) -> nbformat.NotebookNode | None:
+    """When nothing but the commentary changed since the last build (its build.json), that build's
+    figures, tables and executed outputs are reused: no data read, no kernel. The notebook is the
+    template with this commentary and the previous outputs, as executing it would give (tested byte
+    for byte against a full build). None when anything else changed, or the outputs were touched."""
     try:
-        to_pdf(page, work / "appendix.pdf", title, when=data.year.end.date(), draft=not final, footer=params.council)
-    except RenderError as e:
-        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
-    clock.lap("pdf")
-    reference = params_path.parent / params.reference_docx if params.reference_docx else None
-    to_docx(page, work / "appendix.docx", title, when=data.year.end.date(), reference=reference)
-    clock.lap("docx")
-    (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
-                                 encoding="utf-8")
-    pub.commit()
+        before = json.loads((target / MANIFEST).read_text(encoding="utf-8"))["inputs"]
+        executed = C.read_notebook(target / "appendix.ipynb")
+    except (OSError, ValueError, KeyError, C.CommentaryError):
+        return None
+    now = manifest(params_path, notebook)["inputs"]
+    if {k: v for k, v in before.items() if k != "commentary"} != {k: v for k, v in now.items() if k != "commentary"}:
+        return None
+    if not all((target / name).exists() for name in ("metrics.json", "tables", "tables.xlsx")):
+        return None
+    template = copy.deepcopy(template)  # a full build after all starts from the template as it was
+    C.inject(template, notes, source, _figures(target / "metrics.json"))
+    nb = replay(template, executed)
+    if nb is None:
+        return None
+    shutil.copy2(target / "metrics.json", work / "metrics.json")
+    shutil.copy2(target / "tables.xlsx", work / "tables.xlsx")
+    shutil.copytree(target / "tables", work / "tables")
+    nbformat.write(nb, work / "appendix.ipynb")
+    return nb
+
+
+def _figures(metrics: Path) -> dict[str, str]:
+    """The figures commentary can quote, from a build's metrics.json."""
+    doc = json.loads(metrics.read_text(encoding="utf-8"))
+    indicators = {k: Indicator(v["value"], v["numerator"], v["denominator"]) for k, v in doc["indicators"].items()}
+    return C.figures(indicators, UNITS)
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,

@@ -12,6 +12,8 @@ the council's parameters) and executed by nbclient, papermill's own engine, on t
 
 from __future__ import annotations
 
+import copy
+
 import os
 import tempfile
 from pathlib import Path
@@ -175,6 +177,9 @@ def execute(template: Path, out: Path, parameters: dict, kernel: Kernel | None =
     return nb
 
 
+INJECTED = "injected-parameters"  # the cell papermill adds with the council's parameters
+
+
 def tidy(nb: nbformat.NotebookNode) -> None:
     """Strip run times and papermill's random cell id and bookkeeping, in place; lock and fold the
     injected parameters like every other code cell, so an officer cannot break them in JupyterLab."""
@@ -182,6 +187,43 @@ def tidy(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell["id"] = "injected-parameters"  # papermill gives it a random id
+        if INJECTED in cell.metadata.get("tags", []):
+            cell["id"] = INJECTED  # papermill gives it a random id
             cell.metadata.update({"jupyter": {"source_hidden": True}, "editable": False, "deletable": False})
+
+
+def replay(template: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """``template`` (with this build's commentary) carrying the outputs of ``executed``, a previous run
+    of the same code with the same parameters: the notebook executing it again would give, without a
+    kernel. None when that cannot be sure: a code cell missing or changed, or any cell run again (in
+    JupyterLab) after the build, which its execution count shows."""
+    done = {c.get("id"): c for c in executed.cells if c.cell_type == "code"}
+    if INJECTED not in done:
+        return None
+    cells = []
+    for cell in template.cells:
+        if cell.cell_type != "code":
+            cells.append(copy.deepcopy(cell))
+            continue
+        old = done.get(cell.get("id"))
+        if old is None or old.source != cell.source:
+            return None
+        new = copy.deepcopy(cell)
+        new.outputs, new.execution_count = copy.deepcopy(old.outputs), old.execution_count
+        cells.append(new)
+        if "parameters" in cell.metadata.get("tags", []):
+            injected = copy.deepcopy(done[INJECTED])
+            injected.metadata = nbformat.from_dict({"tags": [INJECTED]})
+            cells.append(injected)
+    counts = [c.execution_count for c in cells if c.cell_type == "code"]
+    if counts != list(range(1, len(counts) + 1)):
+        return None
+    for cell in cells:
+        cell.metadata.setdefault("tags", [])  # as papermill's loader gives every cell
+    nb = copy.deepcopy(template)
+    nb.cells = cells
+    for key in ("kernelspec", "language_info"):
+        if key in executed.metadata:
+            nb.metadata[key] = copy.deepcopy(executed.metadata[key])
+    tidy(nb)
+    return nb
