@@ -30,7 +30,7 @@ def published(tmp_path_factory, demo_data) -> Path:
 def test_the_template_notebook_reproduces_under_nbval(published, capsys):
     assert main(["verify", str(published / "outputs")]) == 0
     out = capsys.readouterr().out
-    assert "REPRODUCES" in out and "all 18 cells gave the published outputs" in out
+    assert "REPRODUCES" in out and "all 19 cells gave the published outputs" in out
     assert "metrics.json and the published tables match the notebook" in out
 
 
