@@ -31,6 +31,7 @@ from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.render import to_html, to_pdf
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
+TITLE = "{council}: IRO annual report {year}, statistical appendix"  # of the page and the PDF
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
@@ -64,6 +65,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     figures = C.figures(indicators, {k: m.unit for k, m in REGISTRY.items()})
     template = nbformat.read(notebook, as_version=4)
     placeholders = C.inject(template, sections, Path(os.path.relpath(notes_file, target)).as_posix())
+    template.metadata["iro"]["final"] = final  # verify rebuilds the page with or without the Draft mark
     for cell in C.commentary_cells(template):  # an unknown figure name fails now, naming the section
         C.render(cell.source, cell.metadata["iro"]["section"], figures)
     if final and placeholders:
@@ -83,7 +85,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
         nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local), kernel)
         (work / "template.ipynb").unlink()
         clock.lap("execute")
-        title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+        title = TITLE.format(council=params.council, year=params.year)
         page = to_html(_with_figures(nb, figures), title, draft=not final)
         (work / "appendix.html").write_text(page, encoding="utf-8")
         clock.lap("html")
