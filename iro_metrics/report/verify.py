@@ -24,10 +24,7 @@ import copy
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,10 +162,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     data = data_folder(notebook, values["data"], override, slug)
     local = (folder / values["comparators"]).resolve() if values.get("comparators") else None
     with tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp:
-        scratch = Path(tmp)
-        run = _start_nbval(published, values, data, local, scratch)
-        expected_metrics, expected_tables = _rebuild_figures(values, data, local, scratch / "tables")
-        cells = _finish_nbval(run, published)
+        cells, expected_metrics, expected_tables = _rerun(published, values, data, local, Path(tmp))
     outcome = Outcome(folder, REPRODUCES, cells=len(cells))
     diffs = outcome.differences
     diffs += _notebook_differences(published, cells)
@@ -200,8 +194,16 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     return outcome
 
 
-def _start_nbval(published, values: dict, data: Path, local: Path | None, scratch: Path) -> dict:
-    """Start nbval on a copy of the notebook whose data (and local comparators) are absolute paths."""
+def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path,
+           ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str]]:
+    """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths,
+    while ``metrics.json`` and the tables are rebuilt beside it (the kernel is another process, so the
+    two overlap). Returns (code cell number, failed, outputs) per code cell, and the two rebuilds. A
+    notebook that fails before it has loaded the data could not be run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from iro_metrics.report.nbval_capture import run_nbval
+
     nb = copy.deepcopy(published)
     cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     moved = {"data": data.as_posix(), **({"comparators": local.as_posix()} if local else {})}
@@ -210,42 +212,23 @@ def _start_nbval(published, values: dict, data: Path, local: Path | None, scratc
         key = line.split(" = ", 1)[0]
         lines.append(f"{key} = {moved[key]!r}" if key in moved else line)
     cell.source = "\n".join(lines)
-    path = scratch / "appendix.ipynb"
+    (scratch / "run").mkdir()
+    path = scratch / "run" / "appendix.ipynb"
     nbformat.write(nb, path)
-    junit, capture, ini = scratch / "junit.xml", scratch / "outputs.json", scratch / "pytest.ini"
-    ini.write_text("[pytest]\n")
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(SANITISER),
-           "-c", str(ini), "--rootdir", str(scratch), "-p", "no:cacheprovider", "-p", "iro_metrics.report.nbval_capture",
-           "--iro-capture", str(capture), "-q", "--junitxml", str(junit), str(path)]
-    log = open(scratch / "nbval.log", "w+b")  # noqa: SIM115 - closed in _finish_nbval
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=scratch)
-    return {"proc": proc, "log": log, "junit": junit, "capture": capture}
-
-
-def _finish_nbval(run: dict, published) -> list[tuple[int, bool, list]]:
-    """Wait for nbval; one (code cell number, problem, re-executed outputs) per code cell. A notebook that
-    fails before it has loaded the data could not be run."""
-    run["proc"].wait()
-    run["log"].seek(0)
-    log = run["log"].read().decode(errors="replace")
-    run["log"].close()
-    if not run["junit"].exists() or not run["capture"].exists():
+    with ThreadPoolExecutor(1) as pool:
+        figures = pool.submit(_rebuild_figures, values, data, local, scratch / "tables")
+        capture, log = run_nbval(path, SANITISER)
+        metrics, tables = figures.result()
+    if not capture.passed:
         raise CouldNotRun("nbval did not run the notebook:\n" + log[-1500:])
-    problems = {}
-    for case in ET.parse(run["junit"]).getroot().iter("testcase"):
-        number = case.get("name", "").rsplit(" ", 1)[-1]
-        failed = case.find("failure") is not None or case.find("error") is not None
-        if number.isdigit():
-            problems[int(number)] = failed
-    outputs = {int(k): v for k, v in json.loads(run["capture"].read_text(encoding="utf-8")).items()}
     code = [c for c in published.cells if c.cell_type == "code"]
-    cells = [(n, problems.get(n, True), outputs.get(n, [])) for n in range(len(code))]
+    cells = [(n, not capture.passed.get(n, False), capture.outputs.get(n, [])) for n in range(len(code))]
     for n, _, outs in cells:
         error = next((o for o in outs if o.get("output_type") == "error"), None)
         if error is not None and _section_of(code[n]) in ("parameters", "loading the data and computing every figure"):
             raise CouldNotRun(f"the notebook failed while loading the data (cell {n}): {error.get('ename')}: "
                               f"{str(error.get('evalue', ''))[:500]}")
-    return cells
+    return cells, metrics, tables
 
 
 def _rebuild_figures(values: dict, data: Path, local: Path | None, tables_dir: Path) -> tuple[str, dict[str, str]]:
@@ -275,11 +258,12 @@ def _rerun_notebook(published, cells: list[tuple[int, bool, list]]) -> nbformat.
 
 
 def _record(nb) -> dict:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if "application/json" in out.get("data", {}):
-                return out["data"]["application/json"]
-    return {}
+    """The figures the notebook recorded (its one JSON output)."""
+    return next((r for c in nb.cells if (r := _json_output(c.get("outputs", [])))), {})
+
+
+def _json_output(outputs: list) -> dict:
+    return next((o["data"]["application/json"] for o in outputs if "application/json" in o.get("data", {})), {})
 
 
 def _rebuild_page(nb, folder: Path, values: dict, record: dict) -> tuple[str, list[str]]:
@@ -385,8 +369,7 @@ def _notebook_differences(published, cells: list[tuple[int, bool, list]]) -> lis
             continue
         if failed:
             found = word_differences("appendix.ipynb", _words(outputs, section), _words(theirs, section))
-            found += json_differences("appendix.ipynb", _record({"cells": [{"outputs": outputs}]}),
-                                      _record({"cells": [{"outputs": theirs}]}))
+            found += json_differences("appendix.ipynb", _json_output(outputs), _json_output(theirs))
             diffs += [Difference(d.artefact, d.section or section, d.expected, d.found,
                                  f"{where}, {d.where}" if d.where else where) for d in found] or \
                 [Difference("appendix.ipynb", section, "the re-executed output", "a different output", where)]
