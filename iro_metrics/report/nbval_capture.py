@@ -36,7 +36,8 @@ def run_nbval(notebook: Path, sanitiser: Path) -> tuple[Capture, str]:
     ini = notebook.parent / "pytest.ini"
     ini.write_text("[pytest]\n")
     capture, log = Capture(), io.StringIO()
-    args = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(sanitiser), "-c", str(ini), "--rootdir",
+    # only nbval and this plugin: other installed plugins (xdist, anyio...) cost seconds to import
+    args = ["--disable-plugin-autoload", "-p", "nbval.plugin", "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(sanitiser), "-c", str(ini), "--rootdir",
             str(notebook.parent), "-p", "no:cacheprovider", "-q", str(notebook)]
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         pytest.main(args, plugins=[capture])
