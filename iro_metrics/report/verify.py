@@ -6,7 +6,8 @@ For each ``outputs/<council>/<year>/`` folder:
    with the project's sanitiser file), in a scratch copy whose data folder is the reviewer's (the
    published one is never touched); nbval compares every cell's outputs with the published ones, and
    the re-executed outputs are kept (:mod:`iro_metrics.report.nbval_capture`);
-2. meanwhile ``metrics.json`` and ``tables/*.csv`` are rebuilt from the same data and parameters;
+2. in the same kernel, after the last cell, ``metrics.json`` and ``tables/*.csv`` are written from the
+   figures the notebook computed, as ``build`` writes them (so they are computed once);
 3. the HTML page and the PDF are rebuilt from the re-executed notebook and the commentary file it was
    built from, exactly as ``build`` makes them;
 4. each rebuilt artefact is compared with the published one: byte for byte, and where they differ,
@@ -196,12 +197,10 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
 
 def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path,
            ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str]]:
-    """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths,
-    while ``metrics.json`` and the tables are rebuilt beside it (the kernel is another process, so the
-    two overlap). Returns (code cell number, failed, outputs) per code cell, and the two rebuilds. A
-    notebook that fails before it has loaded the data could not be run."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths;
+    then, in the same kernel, ``metrics.json`` and the tables are written from the figures it computed
+    (:func:`write_figures`). Returns (code cell number, failed, outputs) per code cell, and the two
+    rebuilds. A notebook that fails before it has loaded the data could not be run."""
     from iro_metrics.report.nbval_capture import run_nbval
 
     nb = copy.deepcopy(published)
@@ -213,12 +212,10 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
         lines.append(f"{key} = {moved[key]!r}" if key in moved else line)
     cell.source = "\n".join(lines)
     (scratch / "run").mkdir()
-    path = scratch / "run" / "appendix.ipynb"
+    path, rebuilt = scratch / "run" / "appendix.ipynb", scratch / "rebuilt"
     nbformat.write(nb, path)
-    with ThreadPoolExecutor(1) as pool:
-        figures = pool.submit(_rebuild_figures, values, data, local, scratch / "tables")
-        capture, log = run_nbval(path, SANITISER)
-        metrics, tables = figures.result()
+    after = f"from iro_metrics.report.verify import write_figures\nwrite_figures(ctx, {str(rebuilt)!r})"
+    capture, log = run_nbval(path, SANITISER, after)
     if not capture.passed:
         raise CouldNotRun("nbval did not run the notebook:\n" + log[-1500:])
     code = [c for c in published.cells if c.cell_type == "code"]
@@ -228,23 +225,24 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
         if error is not None and _section_of(code[n]) in ("parameters", "loading the data and computing every figure"):
             raise CouldNotRun(f"the notebook failed while loading the data (cell {n}): {error.get('ename')}: "
                               f"{str(error.get('evalue', ''))[:500]}")
-    return cells, metrics, tables
+    if not (rebuilt / "metrics.json").is_file():
+        raise CouldNotRun("the re-executed notebook computed no figures to rebuild metrics.json and the tables from")
+    tables = {p.name: p.read_text(encoding="utf-8") for p in sorted((rebuilt / "tables").glob("*.csv"))}
+    return cells, (rebuilt / "metrics.json").read_text(encoding="utf-8"), tables
 
 
-def _rebuild_figures(values: dict, data: Path, local: Path | None, tables_dir: Path) -> tuple[str, dict[str, str]]:
-    """``metrics.json`` and the published tables, as ``build`` writes them, from the same inputs."""
-    from iro_metrics.comparators import lookup
-    from iro_metrics.ingest.load import load_council
-    from iro_metrics.metrics import compute_all, to_json
-    from iro_metrics.model import build_model
+def write_figures(ctx, folder: str) -> None:
+    """Run in the kernel that re-executed the notebook, after its last cell: ``metrics.json`` and the
+    published tables, written as ``build`` writes them, from the figures the notebook computed (its
+    ``ctx``), so that they are computed once and tied to the notebook."""
+    from iro_metrics.metrics import to_json
     from iro_metrics.present.publish import publish_tables, write_tables
 
-    model = build_model(load_council(data, values["year"], la=values.get("la")), population=values.get("population"))
-    indicators, tables = compute_all(model)
-    comparators = lookup(values["la_code"], values["year"], local=local) if values.get("la_code") else None
-    doc = to_json(model, council=values["council"], computed=(indicators, tables), comparators=comparators)
-    written = write_tables(publish_tables(tables, threshold=values.get("suppression_threshold", 5)), tables_dir)
-    return json.dumps(doc, indent=2) + "\n", {p.name: p.read_text(encoding="utf-8") for p in written}
+    out = Path(folder)
+    model = SimpleNamespace(data=ctx.data, year=ctx.year)  # all that to_json reads of a model
+    doc = to_json(model, council=ctx.council, computed=(ctx.indicators, ctx.tables), comparators=ctx.comparators)
+    write_tables(publish_tables(ctx.tables, threshold=ctx.params["suppression_threshold"]), out / "tables")
+    (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
 # --- rebuilding the pages ---------------------------------------------------------------------------
