@@ -84,6 +84,23 @@ def test_no_data_could_not_run(published, tmp_path, capsys):
     assert "COULD NOT RUN" in out and "--data DIR or $IRO_REPORT_DATA" in out
     code, out = verify(capsys, str(tmp_path / "nothing-here"))
     assert code == 2 and "no such file or folder" in out
+    (tmp_path / "empty").mkdir()  # a data folder without the returns: the notebook fails as it loads them
+    code, out = verify(capsys, str(tmp_path / "outputs"), "--data", str(tmp_path / "empty"))
+    assert code == 2 and "COULD NOT RUN" in out and "the notebook failed while loading the data" in out
+
+
+def test_unreadable_parameters_could_not_run(published, tmp_path, capsys):
+    shutil.copytree(published / "outputs", tmp_path / "outputs")
+    notebook = out_dir(tmp_path) / "appendix.ipynb"
+    nb = json.loads(notebook.read_text())
+    cell = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    cell["source"] = [line for line in cell["source"] if not line.startswith("data = ")]
+    notebook.write_text(json.dumps(nb))
+    code, out = verify(capsys, str(tmp_path / "outputs"), "--json")
+    assert code == 2
+    [appendix] = json.loads(out)["appendices"]
+    assert appendix["status"] == "could not run"
+    assert appendix["reason"] == "the notebook's injected parameters lack data"
 
 
 def test_html_number_tampered(copy, capsys):

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +40,7 @@ from iro_metrics.report.appendix import REPORT_SECTIONS
 from iro_metrics.report.compare import (Difference, csv_differences, html_differences, html_words,
                                         json_differences, pdf_differences, word_differences)
 from iro_metrics.report.manifest import MANIFEST
+from iro_metrics.report.params import Params
 
 SANITISER = Path(__file__).parent / "nbval-sanitise.cfg"
 DATA_ENV = "IRO_REPORT_DATA"  # the data folder, when it is not where the notebook says
@@ -99,8 +101,6 @@ def verify(path: str | Path, workers: int = 1, data: str | Path | None = None) -
     data = data or os.environ.get(DATA_ENV) or None
     found = notebooks(path)
     if workers > 1 and len(found) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(min(workers, len(found))) as pool:
             return list(pool.map(verify_one, found, [data] * len(found)))
     return [verify_one(nb, data) for nb in found]
@@ -159,34 +159,33 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds for a damaged file
         raise CouldNotRun(f"{notebook.name} cannot be read as a notebook: {type(e).__name__}") from None
     values = parameters(published)
-    slug = re.sub(r"[^a-z0-9]+", "-", str(values["council"]).lower()).strip("-")
+    slug = Params(council=str(values["council"]), year=str(values["year"]), data="").slug
     data = data_folder(notebook, values["data"], override, slug)
     local = (folder / values["comparators"]).resolve() if values.get("comparators") else None
-    with tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp:
+    with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp:
+        # the pages are a pure function of the outputs: render them from the published outputs while the
+        # kernel re-executes, and keep them when the re-executed outputs are the same
+        early = pool.submit(_render, copy.deepcopy(published), folder, values)
         cells, expected_metrics, expected_tables = _rerun(published, values, data, local, Path(tmp))
-    outcome = Outcome(folder, REPRODUCES, cells=len(cells))
+        rerun = _rerun_notebook(published, cells)
+        page, pdf, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
+    outcome = Outcome(folder, REPRODUCES, cells=len(cells), notes=notes)
     diffs = outcome.differences
     diffs += _notebook_differences(published, cells)
-    rerun = _rerun_notebook(published, cells)
-    record = _record(rerun)
-    page, notes = _rebuild_page(rerun, folder, values, record)
-    outcome.notes += notes
     sections = list(dict.fromkeys(s for s, _ in html_words(page) if s))
     present = _files(folder)
     wanted = set(PUBLISHED) | {f"tables/{n}" for n in expected_tables}
     diffs += [Difference(name, "", "a published file", "none (missing)") for name in sorted(wanted - present)]
     diffs += [Difference(name, "", "no such file", "an extra file") for name in sorted(present - wanted)]
     if "appendix.html" in present:
-        diffs += html_differences("appendix.html", page, (folder / "appendix.html").read_text(encoding="utf-8"))
+        diffs += html_differences("appendix.html", page, _text(folder / "appendix.html"))
     if "appendix.pdf" in present:
-        diffs += pdf_differences("appendix.pdf", _rebuild_pdf(page, values), (folder / "appendix.pdf").read_bytes(),
-                                 sections)
+        diffs += pdf_differences("appendix.pdf", pdf, (folder / "appendix.pdf").read_bytes(), sections)
     if "metrics.json" in present:
-        diffs += _metrics_differences(expected_metrics, folder / "metrics.json", record)
+        diffs += _metrics_differences(expected_metrics, _text(folder / "metrics.json"))
     for name, text in sorted(expected_tables.items()):
         if f"tables/{name}" in present:
-            diffs += csv_differences(f"tables/{name}", name.removesuffix(".csv"), text,
-                                     (folder / "tables" / name).read_text(encoding="utf-8"))
+            diffs += csv_differences(f"tables/{name}", name.removesuffix(".csv"), text, _text(folder / "tables" / name))
     if MANIFEST in present:
         diffs += _manifest_differences(folder / MANIFEST, data, values["year"])
     outcome.checked = [f"appendix.ipynb ({len(cells)} code cells)", "appendix.html", "appendix.pdf", "metrics.json",
@@ -303,6 +302,20 @@ def _rebuild_pdf(page: str, values: dict) -> bytes:
         return out.read_bytes()
 
 
+def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, list[str]]:
+    """The page and the PDF of ``nb`` (changed in place: commentary injected and rendered), and notes."""
+    page, notes = _rebuild_page(nb, folder, values, _record(nb))
+    return page, _rebuild_pdf(page, values), notes
+
+
+def _same_outputs(a, b) -> bool:
+    """Whether two notebooks' code cells hold the same outputs (execution counts aside: not shown)."""
+    def outputs(nb) -> list:
+        return [[{k: v for k, v in o.items() if k != "execution_count"} for o in c.get("outputs", [])]
+                for c in nb.cells if c.cell_type == "code"]
+    return outputs(a) == outputs(b)
+
+
 # --- comparing ------------------------------------------------------------------------------------
 
 def _section_of(cell) -> str:
@@ -378,19 +391,19 @@ def _notebook_differences(published, cells: list[tuple[int, bool, list]]) -> lis
     return diffs
 
 
-def _metrics_differences(expected: str, path: Path, record: dict) -> list[Difference]:
-    """Against the rebuilt document; and its indicators against what the re-executed notebook records."""
-    found_text = path.read_text(encoding="utf-8")
+def _metrics_differences(expected: str, found_text: str) -> list[Difference]:
     if found_text == expected:
-        theirs = json.loads(found_text)
-        return json_differences("metrics.json", {"indicators": record.get("indicators", {})},
-                                {"indicators": theirs.get("indicators", {})})
+        return []
     try:
         found = json.loads(found_text)
     except json.JSONDecodeError as e:
         return [Difference("metrics.json", "", "a JSON document", f'"not JSON ({e})"')]
     return json_differences("metrics.json", json.loads(expected), found) or \
         [Difference("metrics.json", "", "the rebuilt bytes", "the same values, written differently", "layout")]
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")  # a damaged file is a difference, not a crash
 
 
 def _manifest_differences(path: Path, data: Path, year: str) -> list[Difference]:
