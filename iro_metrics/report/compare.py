@@ -44,7 +44,7 @@ def capped(differences: list[Difference], artefact: str) -> list[Difference]:
     if len(differences) <= LIMIT:
         return differences
     more = len(differences) - LIMIT
-    return differences[:LIMIT] + [Difference(artefact, "", f"(and {more} more differences)", "not listed")]
+    return differences[:LIMIT] + [Difference(artefact, "", "…", "…", f"{more} more differences, not listed")]
 
 
 def show(value: object, width: int = 160) -> str:
