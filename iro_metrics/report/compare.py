@@ -168,10 +168,12 @@ def _first_line_difference(artefact: str, a: list[str], b: list[str], what: str)
 
 # --- PDF ------------------------------------------------------------------------------------------
 
-def pdf_differences(artefact: str, expected: bytes, found: bytes, sections: list[str]) -> list[Difference]:
-    """Text in reading order page by page, then metadata, then the tag structure (with alt texts)."""
+def pdf_differences(artefact: str, expected: bytes, found: bytes, page: str) -> list[Difference]:
+    """Text in reading order page by page, then metadata, then the tag structure (with alt texts).
+    ``page`` is the HTML the PDF was made from: its section headings name where a difference is."""
     if expected == found:
         return []
+    sections = list(dict.fromkeys(s for s, _ in html_words(page) if s))
     try:
         a, b = _pdf(expected), _pdf(found)
     except Exception as e:  # noqa: BLE001 - any unreadable PDF is reported, whatever pypdf raises

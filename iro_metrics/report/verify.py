@@ -172,7 +172,6 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     outcome = Outcome(folder, REPRODUCES, cells=len(cells), notes=notes)
     diffs = outcome.differences
     diffs += _notebook_differences(published, cells)
-    sections = list(dict.fromkeys(s for s, _ in html_words(page) if s))
     present = _files(folder)
     wanted = set(PUBLISHED) | {f"tables/{n}" for n in expected_tables}
     diffs += [Difference(name, "", "a published file", "none (missing)") for name in sorted(wanted - present)]
@@ -180,7 +179,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     if "appendix.html" in present:
         diffs += html_differences("appendix.html", page, _text(folder / "appendix.html"))
     if "appendix.pdf" in present:
-        diffs += pdf_differences("appendix.pdf", pdf, (folder / "appendix.pdf").read_bytes(), sections)
+        diffs += pdf_differences("appendix.pdf", pdf, (folder / "appendix.pdf").read_bytes(), page)
     if "metrics.json" in present:
         diffs += _metrics_differences(expected_metrics, _text(folder / "metrics.json"))
     for name, text in sorted(expected_tables.items()):
