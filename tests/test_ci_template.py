@@ -35,7 +35,8 @@ def test_synthetic_template_passes_from_a_clean_clone(tmp_path):
     for step in steps[1:]:
         done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=clone, env=env,
                               capture_output=True, text=True)
-        assert done.returncode == 0, f"{step['name']}:\n{done.stdout}\n{done.stderr}"
+        reports = "".join(p.read_text() for p in clone.glob("*report*"))
+        assert done.returncode == 0, f"{step['name']}:\n{done.stdout}\n{done.stderr}\n{reports}"
     report = json.loads((clone / "verify-report.json").read_text())
     assert report["status"] == "reproduces" and report["appendices"][0]["folder"].endswith("demo-borough/2024-25")
     assert 'expected "mostly", found "rarely"' in (clone / "tampered-report.txt").read_text()
