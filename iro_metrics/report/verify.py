@@ -214,8 +214,10 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
     nbformat.write(nb, path)
     after = f"from iro_metrics.report.verify import write_figures\nwrite_figures(ctx, {str(rebuilt)!r})"
     capture, log = run_nbval(path, SANITISER, after)
-    if not capture.passed:
-        raise CouldNotRun("nbval did not run the notebook:\n" + log[-1500:])
+    if not capture.outputs:  # not one cell ran: the kernel did not start (a busy machine); worth one retry
+        capture, log = run_nbval(path, SANITISER, after)
+    if not capture.outputs:
+        raise CouldNotRun("nbval could not run the notebook (did its kernel start?):\n" + log[-1500:])
     code = [c for c in published.cells if c.cell_type == "code"]
     cells = [(n, not capture.passed.get(n, False), capture.outputs.get(n, [])) for n in range(len(code))]
     for n, _, outs in cells:
