@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib
 import json
 import os
 import re
@@ -162,6 +163,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     slug = Params(council=str(values["council"]), year=str(values["year"]), data="").slug
     data = data_folder(notebook, values["data"], override, slug)
     local = (folder / values["comparators"]).resolve() if values.get("comparators") else None
+    _import_first()
     with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp:
         # the pages are a pure function of the outputs: render them from the published outputs while the
         # kernel re-executes, and keep them when the re-executed outputs are the same
@@ -191,6 +193,14 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
                        f"tables ({len(expected_tables)} CSV files)", MANIFEST]
     outcome.status = DIFFERS if diffs else REPRODUCES
     return outcome
+
+
+def _import_first() -> None:
+    """Import what the two threads of :func:`_verify` use before the second starts: two threads importing
+    the same modules for the first time can deadlock."""
+    for module in ("iro_metrics.report.nbval_capture", "nbval.plugin", "nbconvert", "pypandoc", "typst",
+                   "iro_metrics.report.build", "iro_metrics.metrics"):
+        importlib.import_module(module)
 
 
 def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path,
