@@ -44,8 +44,9 @@ def run_nbval(notebook: Path, sanitiser: Path, after: str = "") -> tuple[Capture
     ini.write_text("[pytest]\n")
     capture, log = Capture(after), io.StringIO()
     # only nbval and this plugin: other installed plugins (xdist, anyio...) cost seconds to import
-    args = ["--disable-plugin-autoload", "-p", "nbval.plugin", "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(sanitiser), "-c", str(ini), "--rootdir",
-            str(notebook.parent), "-p", "no:cacheprovider", "-q", str(notebook)]
+    args = ["--disable-plugin-autoload", "-p", "nbval.plugin", "--nbval", "--nbval-current-env",
+            "--nbval-sanitize-with", str(sanitiser), "-c", str(ini), "--rootdir", str(notebook.parent),
+            "-p", "no:cacheprovider", "-q", str(notebook)]
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         pytest.main(args, plugins=[capture])
     return capture, log.getvalue()
