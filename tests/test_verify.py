@@ -247,3 +247,13 @@ def swap_digits_in_pdf(path: Path) -> tuple[str, str]:
                 pdf.save(path)
                 return text, swapped
     raise AssertionError("no number found to change in the PDF")
+
+
+def test_two_appendices_in_parallel(copy, capsys):
+    """--workers 2: each appendix in its own process; one tampered, one not."""
+    shutil.copytree(out_dir(copy), copy / "outputs" / "twin-borough" / YEAR)
+    (out_dir(copy) / "metrics.json").write_text("{}\n")
+    code, out = verify(capsys, str(copy / "outputs"), "--workers", "2")
+    assert code == 1
+    assert "demo-borough/2024-25: DOES NOT REPRODUCE" in out and "twin-borough/2024-25: REPRODUCES" in out
+    assert "1 of 2 appendices reproduce" in out

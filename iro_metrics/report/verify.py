@@ -24,6 +24,7 @@ import ast
 import copy
 import importlib
 import json
+import multiprocessing
 import os
 import re
 import tempfile
@@ -102,7 +103,8 @@ def verify(path: str | Path, workers: int = 1, data: str | Path | None = None) -
     data = data or os.environ.get(DATA_ENV) or None
     found = notebooks(path)
     if workers > 1 and len(found) > 1:
-        with ProcessPoolExecutor(min(workers, len(found))) as pool:
+        # spawned, not forked: a fork of a process with threads running (zmq's, the render thread's) can hang
+        with ProcessPoolExecutor(min(workers, len(found)), mp_context=multiprocessing.get_context("spawn")) as pool:
             return list(pool.map(verify_one, found, [data] * len(found)))
     return [verify_one(nb, data) for nb in found]
 
