@@ -191,14 +191,21 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from iro_metrics.report.verify import verify
+    from iro_metrics.report.verify import COULD_NOT_RUN, DIFFERS, EXIT, verify
 
-    outcomes = verify(args.path, workers=args.workers)
-    for outcome in outcomes:
-        print(outcome.report())
-    failed = sum(not o.ok for o in outcomes)
-    print(f"{len(outcomes) - failed} of {len(outcomes)} appendices reproduce")
-    return 1 if failed else 0
+    try:
+        outcomes = verify(args.path, workers=args.workers, data=args.data)
+    except IroMetricsError as e:  # nothing to verify: could not run
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT[COULD_NOT_RUN]
+    status = next((s for s in (DIFFERS, COULD_NOT_RUN) if any(o.status == s for o in outcomes)), "reproduces")
+    if args.json:
+        print(json.dumps({"status": status, "appendices": [o.as_dict() for o in outcomes]}, indent=2))
+    else:
+        for outcome in outcomes:
+            print(outcome.report())
+        print(f"{sum(o.ok for o in outcomes)} of {len(outcomes)} appendices reproduce")
+    return EXIT[status]
 
 
 def _regional(args: argparse.Namespace) -> int:
@@ -345,12 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("lab_args", nargs="*", metavar="ARG", help="passed to JupyterLab, after --")
     lb.set_defaults(func=_lab)
 
-    vf = sub.add_parser("verify", help="re-execute published appendices and compare every output",
-                        description="Re-execute appendix.ipynb (or every one below a folder) with nbval and compare "
-                                    "each cell's outputs with the published ones; check that metrics.json and the "
-                                    "published tables match the notebook. Exits 1 when anything differs.")
+    vf = sub.add_parser("verify", help="rebuild published appendices and compare every artefact",
+                        description="Re-execute appendix.ipynb (or every one below a folder) with nbval, rebuild the "
+                                    "HTML, the PDF, metrics.json and the tables from it, its data and its commentary "
+                                    "file, and compare each with the published one, showing every difference as "
+                                    "expected vs found with its section. Exit 0: every appendix reproduces; 1: one or "
+                                    "more does not; 2: verification could not be run (no data, unreadable "
+                                    "parameters, a notebook that fails before loading the data).")
     vf.add_argument("path", metavar="PATH", help="an appendix.ipynb, or a folder such as outputs/")
-    vf.add_argument("--workers", type=int, default=1, metavar="N", help="notebooks re-executed in parallel")
+    vf.add_argument("--data", metavar="DIR", help="the input folder, when it is not where the notebook records it "
+                    "(e.g. outside the repository); DIR/<council-slug> is used when it exists. Default: "
+                    "$IRO_REPORT_DATA, else the notebook's own")
+    vf.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    vf.add_argument("--workers", type=int, default=1, metavar="N", help="appendices verified in parallel")
     vf.set_defaults(func=_verify)
 
     rg = sub.add_parser("regional", help="one page comparing the councils built together",

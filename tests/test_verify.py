@@ -1,70 +1,259 @@
-"""Reviewers: a published appendix re-executes with nbval to the same outputs, and a changed input
-is caught and named."""
+"""Reviewers: every published artefact is rebuilt and compared. The demo council is built once for the
+module; each test tampers with a copy of one artefact and checks that verify names it, its section,
+and what was expected and found."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from iro_metrics.cli import main
+from iro_metrics.report.appendix import REPORT_SECTIONS
 from iro_metrics.report.build import build
-from iro_metrics.report.verify import verify
+
+YEAR = "2024-25"
+COMMENTARY = ("## summary\n\nWe held {{ reviews_held }} reviews this year.\n\n"
+              "## reviews\n\nLate reviews were mostly rescheduled at the family's request.\n")
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, demo_data) -> Path:
-    """A council folder as a reviewer receives it: data, params and outputs side by side."""
+    """A council folder as a reviewer receives it: data, params, commentary and outputs side by side."""
     root = tmp_path_factory.mktemp("council")
     shutil.copytree(demo_data, root / "data")
-    params = root / "params" / "demo" / "2024-25.yaml"
+    params = root / "params" / "demo" / f"{YEAR}.yaml"
     params.parent.mkdir(parents=True)
-    params.write_text("council: Demo Borough\nyear: 2024-25\ndata: ../../data\npopulation: 52000\n"
+    params.write_text(f"council: Demo Borough\nyear: {YEAR}\ndata: ../../data\npopulation: 52000\n"
                       "la_code: E09000028\n")
+    params.with_name(f"{YEAR}.commentary.md").write_text(COMMENTARY)
     build(params, outputs=root / "outputs")
     return root
 
 
-def test_the_template_notebook_reproduces_under_nbval(published, capsys):
-    assert main(["verify", str(published / "outputs")]) == 0
-    out = capsys.readouterr().out
-    assert "REPRODUCES" in out and "all 19 cells gave the published outputs" in out
-    assert "metrics.json and the published tables match the notebook" in out
+@pytest.fixture
+def copy(published, tmp_path) -> Path:
+    """A copy of the whole council folder, to tamper with."""
+    shutil.copytree(published, tmp_path / "copy")
+    return tmp_path / "copy"
 
 
-def test_nbval_under_xdist_loadfile(published):
-    [outcome] = verify(published / "outputs" / "demo-borough" / "2024-25" / "appendix.ipynb", workers=2)
-    assert outcome.ok, outcome.report()
+def out_dir(root: Path) -> Path:
+    return root / "outputs" / "demo-borough" / YEAR
 
 
-def test_a_changed_input_fails_and_names_the_cells(published, tmp_path, capsys):
-    copy = tmp_path / "copy"
-    shutil.copytree(published, copy)
-    reviews = copy / "data" / "2024-25" / "reviews.csv"
+def verify(capsys, *args: str) -> tuple[int, str]:
+    code = main(["verify", *args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return code, captured.out + captured.err
+
+
+def differences(out: str, artefact: str) -> list[str]:
+    return [line.strip() for line in out.splitlines() if line.strip().startswith(f"{artefact} (")]
+
+
+def test_untouched_outputs_reproduce(published, capsys):
+    code, out = verify(capsys, str(published / "outputs"))
+    assert code == 0, out
+    assert "demo-borough/2024-25: REPRODUCES" in out
+    assert "compared: appendix.ipynb (18 code cells), appendix.html, appendix.pdf, metrics.json, tables (" in out
+
+
+def test_a_copy_moved_away_from_its_data_reproduces_as_json(published, tmp_path, capsys, monkeypatch):
+    """The repository holds params, commentary and outputs; the data stay elsewhere ($IRO_REPORT_DATA)."""
+    repo = tmp_path / "elsewhere" / "repo"
+    shutil.copytree(published / "outputs", repo / "outputs")
+    shutil.copytree(published / "params", repo / "params")
+    monkeypatch.setenv("IRO_REPORT_DATA", str(published / "data"))
+    code, out = verify(capsys, str(repo / "outputs"), "--json")
+    report = json.loads(out)
+    assert code == 0, out
+    assert report["status"] == "reproduces" and report["appendices"][0]["differences"] == []
+    assert report["appendices"][0]["notes"] == []  # the commentary file was found beside the params
+
+
+def test_no_data_could_not_run(published, tmp_path, capsys):
+    shutil.copytree(published / "outputs", tmp_path / "outputs")
+    code, out = verify(capsys, str(tmp_path / "outputs"))
+    assert code == 2
+    assert "COULD NOT RUN" in out and "--data DIR or $IRO_REPORT_DATA" in out
+    code, out = verify(capsys, str(tmp_path / "nothing-here"))
+    assert code == 2 and "no such file or folder" in out
+    (tmp_path / "empty").mkdir()  # a data folder without the returns: the notebook fails as it loads them
+    code, out = verify(capsys, str(tmp_path / "outputs"), "--data", str(tmp_path / "empty"))
+    assert code == 2 and "COULD NOT RUN" in out and "the notebook failed while loading the data" in out
+
+
+def test_unreadable_parameters_could_not_run(published, tmp_path, capsys):
+    shutil.copytree(published / "outputs", tmp_path / "outputs")
+    notebook = out_dir(tmp_path) / "appendix.ipynb"
+    nb = json.loads(notebook.read_text())
+    cell = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    cell["source"] = [line for line in cell["source"] if not line.startswith("data = ")]
+    notebook.write_text(json.dumps(nb))
+    code, out = verify(capsys, str(tmp_path / "outputs"), "--json")
+    assert code == 2
+    [appendix] = json.loads(out)["appendices"]
+    assert appendix["status"] == "could not run"
+    assert appendix["reason"] == "the notebook's injected parameters lack data"
+
+
+def test_html_number_tampered(copy, capsys):
+    page = out_dir(copy) / "appendix.html"
+    text = page.read_text()
+    start = text.index('id="participation"')
+    m = re.compile(r'<td class="num">(\d+)</td>').search(text, start)
+    old = m.group(1)
+    new = str(int(old) + 9)
+    page.write_text(text[:m.start(1)] + new + text[m.end(1):])
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "appendix.html")
+    assert line.startswith("appendix.html (Participation in reviews") and f'expected "{old}", found "{new}"' in line
+
+
+def test_html_commentary_word_tampered(copy, capsys):
+    page = out_dir(copy) / "appendix.html"
+    page.write_text(page.read_text().replace("were mostly rescheduled", "were rarely rescheduled"))
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "appendix.html")
+    assert line.startswith("appendix.html (Reviews and their timeliness")
+    assert 'expected "mostly", found "rarely"' in line
+    assert not differences(out, "appendix.pdf") and not differences(out, "appendix.ipynb")
+
+
+def test_pdf_number_tampered(copy, capsys):
+    old, new = swap_digits_in_pdf(out_dir(copy) / "appendix.pdf")
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    lines = differences(out, "appendix.pdf")
+    assert lines and all(old in line and new in line for line in lines[:1])
+    section = lines[0].split("(", 1)[1].split(",")[0]
+    assert section in REPORT_SECTIONS.values()
+    assert "expected" in lines[0] and "found" in lines[0] and "page " in lines[0]
+    assert not differences(out, "appendix.html")
+
+
+def test_table_csv_tampered(copy, capsys):
+    table = out_dir(copy) / "tables" / "cla_by_age.csv"
+    rows = list(csv.reader(table.open()))
+    old = rows[1][1]
+    rows[1][1] = str(int(old) + 1) if old.isdigit() else "7"
+    with table.open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "tables/cla_by_age.csv")
+    assert line == (f'tables/cla_by_age.csv (Children in care, row 1 ({rows[1][0]}), column {rows[0][1]}): '
+                    f'expected "{old}", found "{rows[1][1]}"')
+
+
+def test_metrics_json_tampered(copy, capsys):
+    metrics = out_dir(copy) / "metrics.json"
+    doc = json.loads(metrics.read_text())
+    old = doc["indicators"]["reviews_on_time_pct"]["value"]
+    doc["indicators"]["reviews_on_time_pct"]["value"] = 99.9
+    metrics.write_text(json.dumps(doc, indent=2) + "\n")
+    code, out = verify(capsys, str(copy / "outputs"), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["status"] == "does not reproduce"
+    [diff] = report["appendices"][0]["differences"]
+    assert diff == {"artefact": "metrics.json", "section": "Reviews and their timeliness", "expected": str(old),
+                    "found": "99.9", "where": "indicators.reviews_on_time_pct.value"}
+
+
+def test_notebook_output_tampered(copy, capsys):
+    notebook = out_dir(copy) / "appendix.ipynb"
+    nb = json.loads(notebook.read_text())
+    cell = next(c for c in nb["cells"] if "participation" in "".join(c["source"]) and c["cell_type"] == "code")
+    html = "".join(cell["outputs"][0]["data"]["text/html"])
+    m = re.search(r'<td class="num">(\d+)</td>', html)
+    new = str(int(m.group(1)) + 9)
+    cell["outputs"][0]["data"]["text/html"] = html[:m.start(1)] + new + html[m.end(1):]
+    notebook.write_text(json.dumps(nb, indent=1))
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "appendix.ipynb")
+    assert line.startswith("appendix.ipynb (Participation in reviews, cell ")
+    assert f'expected "{m.group(1)}", found "{new}"' in line
+    assert not differences(out, "appendix.html")  # the page is rebuilt from the re-executed outputs
+
+
+def test_missing_and_extra_artefacts(copy, capsys):
+    (out_dir(copy) / "tables" / "cla_by_sex.csv").unlink()
+    (out_dir(copy) / "notes.txt").write_text("edited by hand\n")
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    assert 'tables/cla_by_sex.csv: expected a published file, found none (missing)' in out
+    assert 'notes.txt: expected no such file, found an extra file' in out
+
+
+def test_a_changed_input_is_named_and_leaks_no_identifier(copy, capsys):
+    reviews = copy / "data" / YEAR / "reviews.csv"
     lines = reviews.read_text().splitlines()
     first = lines[1].split(",")
     first[3] = "PN7" if first[3] != "PN7" else "PN6"  # one participation code
     reviews.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
-    assert main(["verify", str(copy / "outputs")]) == 1
-    out = capsys.readouterr().out
-    assert "DOES NOT REPRODUCE" in out
-    assert "(Participation in reviews): the re-executed output differs" in out
-    assert "(How this was produced): the re-executed output differs" in out  # the input file's hash
-    assert "(Placement stability)" not in out  # unaffected sections still reproduce
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    notebook, manifest = differences(out, "appendix.ipynb"), differences(out, "build.json")
+    assert any(line.startswith("appendix.ipynb (Participation in reviews") for line in notebook)
+    assert any(line.startswith("build.json (inputs data/2024-25/reviews.csv)") for line in manifest)
+    assert "(Placement stability" not in out  # unaffected sections still reproduce
+    header = list(csv.DictReader((copy / "data" / YEAR / "header.csv").open()))
+    identifiers = {r["CHILD"] for r in header} | {r["UPN"] for r in header} | {r["DOB"] for r in header}
+    assert not identifiers & set(re.findall(r"[A-Za-z0-9/]+", out))
 
 
-def test_tampered_metrics_json_is_caught(published, tmp_path, capsys):
-    copy = tmp_path / "copy"
-    shutil.copytree(published, copy)
-    metrics = copy / "outputs" / "demo-borough" / "2024-25" / "metrics.json"
-    doc = json.loads(metrics.read_text())
-    doc["indicators"]["reviews_on_time_pct"]["value"] = 99.9
-    metrics.write_text(json.dumps(doc, indent=2))
-    table = copy / "outputs" / "demo-borough" / "2024-25" / "tables" / "cla_by_age.csv"
-    table.write_text(table.read_text().replace("Under 1,", "Under 1,1"))
-    assert main(["verify", str(copy / "outputs")]) == 1
-    out = capsys.readouterr().out
-    assert "metrics.json: reviews_on_time_pct: it is 99.9 but the notebook gives" in out
-    assert "tables/cla_by_age.csv differs" in out
+def swap_digits_in_pdf(path: Path) -> tuple[str, str]:
+    """Change one number in the PDF's text: swap two different digits of a number shown on its own, using
+    the glyphs of the font's own ToUnicode map. Returns (old, new)."""
+    import pikepdf
+
+    pdf = pikepdf.open(path, allow_overwriting_input=True)
+    for page in list(pdf.pages)[2:]:
+        maps = {}
+        for name, font in page.Resources.Font.items():
+            cmap = font.ToUnicode.read_bytes().decode("latin-1")
+            pairs = re.findall(r"<([0-9A-Fa-f]{4})>\s*<([0-9A-Fa-f]{4})>", cmap)  # bfchar: glyph -> character
+            maps[name] = {int(g, 16): chr(int(u, 16)) for g, u in pairs}
+        ops = pikepdf.parse_content_stream(page)
+        font = None
+        for i, (operands, op) in enumerate(ops):
+            if str(op) == "Tf":
+                font = str(operands[0])
+            if str(op) != "TJ" or font not in maps:
+                continue
+            parts = [p for p in operands[0] if isinstance(p, pikepdf.String)]
+            if len(parts) != 1:
+                continue
+            raw = bytes(parts[0])
+            gids = [int.from_bytes(raw[k:k + 2], "big") for k in range(0, len(raw), 2)]
+            text = "".join(maps[font].get(g, "?") for g in gids)
+            if len(text) >= 2 and text.isdigit() and len(set(text)) >= 2:
+                a, b = text[0], next(c for c in text if c != text[0])
+                swapped = "".join(b if c == a else a if c == b else c for c in text)
+                back = {v: k for k, v in maps[font].items()}
+                new_raw = b"".join(back[c].to_bytes(2, "big") for c in swapped)
+                ops[i] = pikepdf.ContentStreamInstruction([pikepdf.Array([pikepdf.String(new_raw)])], op)
+                page.Contents = pdf.make_stream(pikepdf.unparse_content_stream(ops))
+                pdf.save(path)
+                return text, swapped
+    raise AssertionError("no number found to change in the PDF")
+
+
+def test_two_appendices_in_parallel(copy, capsys):
+    """--workers 2: each appendix in its own process; one tampered, one not."""
+    shutil.copytree(out_dir(copy), copy / "outputs" / "twin-borough" / YEAR)
+    (out_dir(copy) / "metrics.json").write_text("{}\n")
+    code, out = verify(capsys, str(copy / "outputs"), "--workers", "2")
+    assert code == 1
+    assert "demo-borough/2024-25: DOES NOT REPRODUCE" in out and "twin-borough/2024-25: REPRODUCES" in out
+    assert "1 of 2 appendices reproduce" in out

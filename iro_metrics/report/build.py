@@ -42,6 +42,7 @@ UNITS = {k: m.unit for k, m in REGISTRY.items()}
 #: every artefact a build publishes in ``outputs/<council>/<year>/`` (``tables/`` holds one CSV per table)
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
              "tables/", MANIFEST]
+TITLE = "{council}: IRO annual report {year}, statistical appendix"  # of the page and the PDF
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
@@ -77,6 +78,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
                 final: bool, discard_notebook_edits: bool, kernel: Kernel | None, reuse: bool) -> None:
     target = pub.target
     template = nbformat.read(notebook, as_version=4)
+    template.metadata.setdefault("iro", {})["final"] = final  # verify rebuilds the page with or without the Draft mark
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
     source = Path(os.path.relpath(notes_file, target)).as_posix()
@@ -86,7 +88,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     if nb is None:
         nb = _execute(params_path, params, data_dir, template, notes, source, work, when, clock, kernel)
     figures = _figures(work / "metrics.json")
-    title = f"{params.council}: IRO annual report {params.year}, statistical appendix"
+    title = TITLE.format(council=params.council, year=params.year)
     page = to_html(_with_figures(nb, figures), title, draft=not final)
     (work / "appendix.html").write_text(page, encoding="utf-8")
     clock.lap("html")
