@@ -8,6 +8,7 @@ import csv
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ def test_untouched_outputs_reproduce(published, capsys):
     code, out = verify(capsys, str(published / "outputs"))
     assert code == 0, out
     assert "demo-borough/2024-25: REPRODUCES" in out
-    assert "compared: appendix.ipynb (18 code cells), appendix.html, appendix.pdf, metrics.json, tables (" in out
+    assert ("compared: appendix.ipynb (19 code cells), appendix.html, appendix.pdf, appendix.docx, metrics.json, "
+            "tables (") in out and "tables.xlsx, build.json" in out
 
 
 def test_a_copy_moved_away_from_its_data_reproduces_as_json(published, tmp_path, capsys, monkeypatch):
@@ -184,6 +186,40 @@ def test_notebook_output_tampered(copy, capsys):
     assert line.startswith("appendix.ipynb (Participation in reviews, cell ")
     assert f'expected "{m.group(1)}", found "{new}"' in line
     assert not differences(out, "appendix.html")  # the page is rebuilt from the re-executed outputs
+
+
+def _rezip(path: Path, member: str, change) -> None:
+    """Rewrite one member of a zip file (a .docx or .xlsx) with ``change`` applied to its text."""
+    with zipfile.ZipFile(path) as z:
+        items = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in items:
+            z.writestr(info, change(data.decode("utf-8")).encode("utf-8") if info.filename == member else data)
+
+
+def test_word_paper_tampered(copy, capsys):
+    docx = out_dir(copy) / "appendix.docx"
+    with zipfile.ZipFile(docx) as z:
+        xml = z.read("word/document.xml").decode("utf-8")
+    m = re.search(r"<w:t(?: [^>]*)?>(\d{3,})</w:t>", xml)  # a number in a table
+    _rezip(docx, "word/document.xml", lambda t: t[:m.start(1)] + str(int(m.group(1)) + 1) + t[m.end(1):])
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "appendix.docx")
+    assert f'expected "{m.group(1)}", found "{int(m.group(1)) + 1}"' in line
+
+
+def test_spreadsheet_tampered(copy, capsys):
+    xlsx = out_dir(copy) / "tables.xlsx"
+    with zipfile.ZipFile(xlsx) as z:
+        sheet = "xl/worksheets/sheet3.xml"  # the first table (cover and contents come first)
+        xml = z.read(sheet).decode("utf-8")
+    m = re.search(r'<c r="([A-Z]+\d+)"(?![^>]*t="s")[^>]*><v>(\d+)</v>', xml)  # a number, not a string
+    _rezip(xlsx, sheet, lambda t: t[:m.start(2)] + str(int(m.group(2)) + 5) + t[m.end(2):])
+    code, out = verify(capsys, str(copy / "outputs"))
+    assert code == 1
+    [line] = differences(out, "tables.xlsx")
+    assert f"cell {m.group(1)}" in line and f'expected "{m.group(2)}", found "{int(m.group(2)) + 5}"' in line
 
 
 def test_missing_and_extra_artefacts(copy, capsys):

@@ -128,7 +128,8 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
     clock.lap("spreadsheet")
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
-    nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity), kernel)
+    nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity, params_path),
+                 kernel)
     (work / "template.ipynb").unlink()
     clock.lap("execute")
     return nb
@@ -170,7 +171,7 @@ def _figures(metrics: Path) -> dict[str, str]:
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,
-               population_by_ethnicity: Path | None = None) -> dict:
+               population_by_ethnicity: Path | None = None, params_path: Path | None = None) -> dict:
     """The notebook's parameters, with the data (and other input files) given relative to its folder,
     so that a reviewer can re-run the published notebook where it lies."""
     values = asdict(params)
@@ -178,6 +179,9 @@ def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | No
     for key, path in (("comparators", comparators), ("population_by_ethnicity", population_by_ethnicity)):
         if path is not None:
             values[key] = Path(os.path.relpath(path.resolve(), out.parent)).as_posix()
+    if params.reference_docx and params_path is not None:  # for verify, which rebuilds appendix.docx
+        values["reference_docx"] = Path(os.path.relpath((params_path.parent / params.reference_docx).resolve(),
+                                                        out.parent)).as_posix()
     return values
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import difflib
+import html
+import zipfile
 import io
 import json
 import re
@@ -288,3 +290,63 @@ def _json_section(path: str) -> str:
     parts = path.split(".")
     return section_of_figure(parts[1].split("[")[0]) if len(parts) > 1 and parts[0] in ("indicators", "tables") \
         else ""
+
+
+def docx_differences(artefact: str, expected: bytes, found: bytes) -> list[Difference]:
+    """A Word paper: its words in reading order (each under the heading it follows), then the file."""
+    if expected == found:
+        return []
+    try:
+        a, b = _docx_words(expected), _docx_words(found)
+    except (zipfile.BadZipFile, KeyError) as e:
+        return [Difference(artefact, "", "a Word document", f"unreadable ({type(e).__name__})")]
+    return word_differences(artefact, a, b) or [
+        Difference(artefact, "", "the Word paper rebuilt from the page", "the same words in a different file",
+                   "layout, styles or pictures")]
+
+
+def _docx_words(data: bytes) -> list[tuple[str, str]]:
+    """(heading, word) in reading order from ``word/document.xml`` (no library beyond the standard one)."""
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml").decode("utf-8")
+    out, heading = [], ""
+    for para in re.findall(r"<w:p[ >].*?</w:p>", xml, flags=re.S):
+        text = html.unescape("".join(re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", para)))
+        if re.search(r'<w:pStyle w:val="Heading[12]"', para):
+            heading = text
+        out += [(heading, w) for w in text.split()]
+    return out
+
+
+def xlsx_differences(artefact: str, expected: bytes, found: bytes) -> list[Difference]:
+    """A spreadsheet: the sheet and cell of each differing value, then the file."""
+    if expected == found:
+        return []
+    try:
+        a, b = _xlsx_cells(expected), _xlsx_cells(found)
+    except (zipfile.BadZipFile, KeyError) as e:
+        return [Difference(artefact, "", "a spreadsheet", f"unreadable ({type(e).__name__})")]
+    out = [Difference(artefact, sheet, show(a.get((sheet, ref), "")), show(b.get((sheet, ref), "")), f"cell {ref}")
+           for sheet, ref in sorted(set(a) | set(b)) if a.get((sheet, ref)) != b.get((sheet, ref))]
+    return capped(out, artefact) or [
+        Difference(artefact, "", "the spreadsheet rebuilt from the tables", "the same values in a different file",
+                   "layout or styles")]
+
+
+def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
+    """(sheet name, cell reference) -> the value shown, from the workbook's XML (standard library)."""
+    z = zipfile.ZipFile(io.BytesIO(data))
+    shared = [html.unescape("".join(re.findall(r"<t[^>]*>([^<]*)</t>", si)))
+              for si in re.findall(r"<si>.*?</si>", z.read("xl/sharedStrings.xml").decode("utf-8"), flags=re.S)] \
+        if "xl/sharedStrings.xml" in z.namelist() else []
+    rels = dict(re.findall(r'<Relationship [^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"',
+                           z.read("xl/_rels/workbook.xml.rels").decode("utf-8")))
+    rels.update({k: v for v, k in re.findall(r'<Relationship [^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"',
+                                             z.read("xl/_rels/workbook.xml.rels").decode("utf-8"))})
+    sheets = re.findall(r'<sheet [^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', z.read("xl/workbook.xml").decode("utf-8"))
+    cells = {}
+    for name, rid in sheets:
+        xml = z.read("xl/" + rels[rid].removeprefix("/xl/")).decode("utf-8")
+        for ref, kind, value in re.findall(r'<c r="([A-Z]+[0-9]+)"(?: [^>]*?t="(\w+)")?[^>]*>(?:<f>[^<]*</f>)?<v>([^<]*)</v>',
+                                           xml):
+            cells[(html.unescape(name), ref)] = shared[int(value)] if kind == "s" else value
+    return cells

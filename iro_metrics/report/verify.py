@@ -39,8 +39,9 @@ from iro_metrics.errors import IroMetricsError, UsageError
 from iro_metrics.ingest.load import sha256_file
 from iro_metrics.report import commentary as C
 from iro_metrics.report.appendix import REPORT_SECTIONS
-from iro_metrics.report.compare import (Difference, csv_differences, html_differences, html_words,
-                                        json_differences, pdf_differences, word_differences)
+from iro_metrics.report.compare import (Difference, csv_differences, docx_differences, html_differences, html_words,
+                                        json_differences, pdf_differences, word_differences, xlsx_differences)
+from iro_metrics.report.build import PUBLISHED
 from iro_metrics.report.manifest import MANIFEST
 from iro_metrics.report.params import Params
 
@@ -48,7 +49,6 @@ SANITISER = Path(__file__).parent / "nbval-sanitise.cfg"
 DATA_ENV = "IRO_REPORT_DATA"  # the data folder, when it is not where the notebook says
 REPRODUCES, DIFFERS, COULD_NOT_RUN = "reproduces", "does not reproduce", "could not run"
 EXIT = {REPRODUCES: 0, DIFFERS: 1, COULD_NOT_RUN: 2}
-PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "metrics.json", MANIFEST]
 
 
 class CouldNotRun(IroMetricsError):
@@ -170,20 +170,26 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
         # the pages are a pure function of the outputs: render them from the published outputs while the
         # kernel re-executes, and keep them when the re-executed outputs are the same
         early = pool.submit(_render, copy.deepcopy(published), folder, values)
-        cells, expected_metrics, expected_tables = _rerun(published, values, data, local, Path(tmp))
+        cells, expected_metrics, expected_tables, expected_xlsx = _rerun(published, values, data, local, Path(tmp),
+                                                                         folder)
         rerun = _rerun_notebook(published, cells)
         page, pdf, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
+        docx = _rebuild_docx(page, folder, values)
     outcome = Outcome(folder, REPRODUCES, cells=len(cells), notes=notes)
     diffs = outcome.differences
     diffs += _notebook_differences(published, cells)
     present = _files(folder)
-    wanted = set(PUBLISHED) | {f"tables/{n}" for n in expected_tables}
+    wanted = {name for name in PUBLISHED if not name.endswith("/")} | {f"tables/{n}" for n in expected_tables}
     diffs += [Difference(name, "", "a published file", "none (missing)") for name in sorted(wanted - present)]
     diffs += [Difference(name, "", "no such file", "an extra file") for name in sorted(present - wanted)]
     if "appendix.html" in present:
         diffs += html_differences("appendix.html", page, _text(folder / "appendix.html"))
     if "appendix.pdf" in present:
         diffs += pdf_differences("appendix.pdf", pdf, (folder / "appendix.pdf").read_bytes(), page)
+    if "appendix.docx" in present:
+        diffs += docx_differences("appendix.docx", docx, (folder / "appendix.docx").read_bytes())
+    if "tables.xlsx" in present:
+        diffs += xlsx_differences("tables.xlsx", expected_xlsx, (folder / "tables.xlsx").read_bytes())
     if "metrics.json" in present:
         diffs += _metrics_differences(expected_metrics, _text(folder / "metrics.json"))
     for name, text in sorted(expected_tables.items()):
@@ -191,8 +197,8 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
             diffs += csv_differences(f"tables/{name}", name.removesuffix(".csv"), text, _text(folder / "tables" / name))
     if MANIFEST in present:
         diffs += _manifest_differences(folder / MANIFEST, data, values["year"])
-    outcome.checked = [f"appendix.ipynb ({len(cells)} code cells)", "appendix.html", "appendix.pdf", "metrics.json",
-                       f"tables ({len(expected_tables)} CSV files)", MANIFEST]
+    outcome.checked = [f"appendix.ipynb ({len(cells)} code cells)", "appendix.html", "appendix.pdf", "appendix.docx",
+                       "metrics.json", f"tables ({len(expected_tables)} CSV files)", "tables.xlsx", MANIFEST]
     outcome.status = DIFFERS if diffs else REPRODUCES
     return outcome
 
@@ -205,17 +211,19 @@ def _import_first() -> None:
         importlib.import_module(module)
 
 
-def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path,
-           ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str]]:
+def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path, folder: Path,
+           ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str], bytes]:
     """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths;
     then, in the same kernel, ``metrics.json`` and the tables are written from the figures it computed
-    (:func:`write_figures`). Returns (code cell number, failed, outputs) per code cell, and the two
+    (:func:`write_figures`). Returns (code cell number, failed, outputs) per code cell, and the three
     rebuilds. A notebook that fails before it has loaded the data could not be run."""
     from iro_metrics.report.nbval_capture import run_nbval
 
     nb = copy.deepcopy(published)
     cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     moved = {"data": data.as_posix(), **({"comparators": local.as_posix()} if local else {})}
+    if values.get("population_by_ethnicity"):  # an input file beside the params, recorded relative to the outputs
+        moved["population_by_ethnicity"] = (folder / values["population_by_ethnicity"]).resolve().as_posix()
     lines = []
     for line in cell.source.splitlines():
         key = line.split(" = ", 1)[0]
@@ -240,20 +248,27 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
     if not (rebuilt / "metrics.json").is_file():
         raise CouldNotRun("the re-executed notebook computed no figures to rebuild metrics.json and the tables from")
     tables = {p.name: p.read_text(encoding="utf-8") for p in sorted((rebuilt / "tables").glob("*.csv"))}
-    return cells, (rebuilt / "metrics.json").read_text(encoding="utf-8"), tables
+    return (cells, (rebuilt / "metrics.json").read_text(encoding="utf-8"), tables,
+            (rebuilt / "tables.xlsx").read_bytes())
 
 
 def write_figures(ctx, folder: str) -> None:
     """Run in the kernel that re-executed the notebook, after its last cell: ``metrics.json`` and the
     published tables, written as ``build`` writes them, from the figures the notebook computed (its
     ``ctx``), so that they are computed once and tied to the notebook."""
+    from iro_metrics.comparators.reconcile import records
     from iro_metrics.metrics import to_json
     from iro_metrics.present.publish import publish_tables, write_tables
+    from iro_metrics.present.spreadsheet import write_xlsx
 
     out = Path(folder)
     model = SimpleNamespace(data=ctx.data, year=ctx.year)  # all that to_json reads of a model
-    doc = to_json(model, council=ctx.council, computed=(ctx.indicators, ctx.tables), comparators=ctx.comparators)
-    write_tables(publish_tables(ctx.tables, threshold=ctx.params["suppression_threshold"]), out / "tables")
+    doc = to_json(model, council=ctx.council, computed=(ctx.indicators, ctx.tables), comparators=ctx.comparators,
+                  reconciliation=records(ctx.reconciliation))
+    threshold = ctx.params["suppression_threshold"]
+    published = publish_tables(ctx.tables, threshold=threshold)
+    write_tables(published, out / "tables")
+    write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
     (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
@@ -284,21 +299,20 @@ def _rebuild_page(nb, folder: Path, values: dict, record: dict) -> tuple[str, li
     from iro_metrics.report.render import to_html
 
     notes = []
-    source = nb.metadata.get("iro", {}).get("commentary_file")
-    path = (folder / source).resolve() if source else None
-    if path is not None and path.is_file():
-        C.inject(nb, C.read(path), source)
-    else:
-        notes.append(f"the commentary file {source} is not at hand: the commentary in the published notebook was "
-                     "used" if source else "the notebook records no commentary file")
     indicators = {k: SimpleNamespace(**v) for k, v in record.get("indicators", {}).items()}
     figures = C.figures(indicators, {k: REGISTRY[k].unit for k in indicators if k in REGISTRY})
-    for cell in C.commentary_cells(nb):
-        section = cell.metadata["iro"]["section"]
-        try:
-            cell.source = C.render(cell.source, section, figures)
-        except C.CommentaryError as e:
-            raise CouldNotRun(str(e)) from None
+    source = nb.metadata.get("iro", {}).get("commentary_file")
+    path = (folder / source).resolve() if source else None
+    try:
+        if path is not None and path.is_file():
+            C.inject(nb, C.read(path), source, figures)
+        else:
+            notes.append(f"the commentary file {source} is not at hand: the commentary in the published notebook "
+                         "was used" if source else "the notebook records no commentary file")
+        for cell in C.commentary_cells(nb):
+            cell.source = C.render(cell.source, cell.metadata["iro"]["section"], figures)
+    except C.CommentaryError as e:
+        raise CouldNotRun(str(e)) from None
     final = bool(nb.metadata.get("iro", {}).get("final", False))
     return to_html(nb, TITLE.format(council=values["council"], year=values["year"]), draft=not final), notes
 
@@ -311,14 +325,33 @@ def _rebuild_pdf(page: str, values: dict) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "appendix.pdf"
         to_pdf(page, out, TITLE.format(council=values["council"], year=values["year"]),
-               when=CollectionYear.parse(values["year"]).end.date())
+               when=CollectionYear.parse(values["year"]).end.date(), draft=not values.get("_final", False),
+               footer=values["council"])
+        return out.read_bytes()
+
+
+def _rebuild_docx(page: str, folder: Path, values: dict) -> bytes:
+    """The Word paper from the rebuilt page, with the council's reference.docx when it used one."""
+    from iro_metrics.report.build import TITLE
+    from iro_metrics.report.word import to_docx
+    from iro_metrics.years import CollectionYear
+
+    reference = (folder / values["reference_docx"]).resolve() if values.get("reference_docx") else None
+    if reference is not None and not reference.is_file():
+        raise CouldNotRun(f"the council's Word template {reference} is not at hand: verify needs it to rebuild "
+                          "appendix.docx")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "appendix.docx"
+        to_docx(page, out, TITLE.format(council=values["council"], year=values["year"]),
+                when=CollectionYear.parse(values["year"]).end.date(), reference=reference)
         return out.read_bytes()
 
 
 def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, list[str]]:
     """The page and the PDF of ``nb`` (changed in place: commentary injected and rendered), and notes."""
     page, notes = _rebuild_page(nb, folder, values, _record(nb))
-    return page, _rebuild_pdf(page, values), notes
+    final = bool(nb.metadata.get("iro", {}).get("final", False))
+    return page, _rebuild_pdf(page, {**values, "_final": final}), notes
 
 
 def _same_outputs(a, b) -> bool:
