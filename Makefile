@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 DEMO_DATA := data/demo-borough
 DEMO_YEAR := 2024-25
 
-.PHONY: install demo test bench lab clean lock
+.PHONY: install demo test test-quick bench lab clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: install $(DEMO_DATA)/$(DEMO_YEAR)
 test: install
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent; fi
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# A developer's quick loop: everything but the slow tests and those that build an appendix
+test-quick: install
+	$(BIN)/python -m pytest -n 2 -q -m "not slow and not build"
 
 # JupyterLab on the outputs, to write commentary in the narrative cells (then `iro-report harvest`)
 lab: install

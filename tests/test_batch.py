@@ -14,6 +14,8 @@ from iro_metrics.report.batch import NOTEBOOK, build_all, summary
 from iro_metrics.report.build import build
 from iro_metrics.report.manifest import manifest
 
+pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
+
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory, demo_data) -> Path:

@@ -58,6 +58,7 @@ def test_data_is_relative_to_the_params_file(tmp_path):
     assert params.timeliness_target == 95.0 and params.slug == "x-town"
 
 
+@pytest.mark.build
 def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
     assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
     out = tmp_path / "out" / "demo-borough" / "2024-25"
@@ -69,6 +70,7 @@ def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == [".2024-25.lock"]
 
 
+@pytest.mark.build
 def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data):
     build(params, outputs=tmp_path / "out")
     out = tmp_path / "out" / "demo-borough" / "2024-25"
@@ -118,6 +120,7 @@ def test_params_not_utf8(tmp_path, capsys):
     assert f"{p}:" in err and "byte 0xf4 (line 1) is not UTF-8 text; save the file as UTF-8" in err
 
 
+@pytest.mark.build
 def test_a_commentary_only_rebuild_reuses_the_run_and_gives_a_full_builds_bytes(params, tmp_path, monkeypatch):
     """Only the commentary changed: no data read, no kernel, and every output byte-identical to a full
     build of the same inputs. Anything else changed, or a cell run again in JupyterLab: a full build."""

@@ -24,6 +24,8 @@ from iro_metrics.report.build import NOTEBOOK, build
 from iro_metrics.report.commentary import PLACEHOLDER, CommentaryError, harvest_notebook, parse, template_sections
 from iro_metrics.report.render import RenderError
 
+pytestmark = pytest.mark.build  # most tests build an appendix: not in `make test-quick`
+
 
 @pytest.fixture
 def council(tmp_path, demo_data) -> Path:

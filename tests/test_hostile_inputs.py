@@ -134,6 +134,7 @@ def test_cut_at_gap_uses_the_years_after_it_loudly(three_years, capsys):
     assert "history-gap" in capsys.readouterr().out
 
 
+@pytest.mark.build
 def test_a_build_refuses_a_gap_unless_its_params_say_cut_at_gap(three_years, tmp_path, capsys):
     shutil.rmtree(three_years / "2023-24")
     params = tmp_path / "params" / "a" / "2024-25.yaml"

@@ -16,6 +16,8 @@ import pytest
 
 from iro_metrics.report.publication import OutputsError, Publication, lock_of, previous_of, recover
 
+pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

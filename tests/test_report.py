@@ -20,6 +20,8 @@ from iro_metrics.errors import MetricError
 from iro_metrics.report.build import build
 from iro_metrics.report.kernel import BuildError
 
+pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
+
 OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx"]
 A11Y = Path(__file__).parent / "a11y"
 

@@ -17,6 +17,8 @@ from iro_metrics.cli import main
 from iro_metrics.report.appendix import REPORT_SECTIONS
 from iro_metrics.report.build import build
 
+pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
+
 YEAR = "2024-25"
 COMMENTARY = ("## summary\n\nWe held {{ reviews_held }} reviews this year.\n\n"
               "## reviews\n\nLate reviews were mostly rescheduled at the family's request.\n")

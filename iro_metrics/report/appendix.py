@@ -99,8 +99,10 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
         from iro_metrics.comparators import lookup
 
         found = lookup(la_code, cy.label, local=comparators)
+    # the parameters shown in the page: values, not paths (a reviewer's copy may lie elsewhere; every
+    # input file's SHA-256 is in build.json)
     params = {"council": council, "year": year, "la_code": la_code, "population": population, "la": la,
-              "population_by_ethnicity": population_by_ethnicity, "cut_at_gap": cut_at_gap,
+              "population_by_ethnicity": "given" if population_by_ethnicity else None, "cut_at_gap": cut_at_gap,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
     reconciled, note = for_build(model, la_code)
     return Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
