@@ -9,6 +9,7 @@ add up to the published total. Everything is drawn from the seed: the same seed 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from iro_metrics.errors import UsageError
 from iro_metrics.dates import age_in_years
 from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, day, to_dates
 from iro_metrics.synth.config import SynthConfig
+from iro_metrics.synth.recode import caps, recode, rules
 from iro_metrics.years import CollectionYear
 
-CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need")
+CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need", "legal_status", "placement")
 AGE_BANDS = [(0, 1, "Under 1 year"), (1, 5, "1 to 4 years"), (5, 10, "5 to 9 years"), (10, 16, "10 to 15 years"),
              (16, 99, "16 years and over")]
 UASC_SEX_MALE = 0.95
@@ -51,20 +53,29 @@ class Shortfall(Exception):
         self.ratio = ratio
 
 
-def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Generator) -> dict[str, int]:
+def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Generator,
+                    rare: Collection[str] = (), caps: dict[str, int] | None = None) -> dict[str, int]:
     """Published numbers with each suppressed cell (``c``, ``x``, ``k``, blank) filled with a small value
-    (1 to 5 where the total allows) so that the cells add up to ``total``."""
+    (1 to 5 where the total allows) so that the cells add up to ``total``. Cells in ``rare`` hold 0
+    while another suppressed cell can take the children; no cell goes above its ``caps``."""
     known = {k: int(numeric(v)) for k, v in published.items() if numeric(v) is not None}
     hidden = [k for k in published if k not in known]
+    if any(k not in rare for k in hidden):
+        known.update({k: 0 for k in hidden if k in rare})
+        hidden = [k for k in hidden if k not in rare]
     rest = total - sum(known.values())
     if rest < 0 or (not hidden and rest):
         raise UsageError(f"published cells add up to {sum(known.values())}, not the total {total}")
     out = dict(known)
+    cap = np.array([(caps or {}).get(k, total) for k in hidden])
     fill = np.zeros(len(hidden), dtype=int)
-    fill[: min(rest, len(hidden))] = 1  # a suppressed cell is at least 1 where the total allows
-    rng.shuffle(fill)
+    first = rng.permutation(np.flatnonzero(cap > 0))[: min(rest, len(hidden))]
+    fill[first] = 1  # a suppressed cell is at least 1 where the total allows
     for _ in range(rest - int(fill.sum())):  # then one at a time, up to 5 each before any goes above
-        room = np.flatnonzero(fill < 5) if (fill < 5).any() else np.arange(len(hidden))
+        room = np.flatnonzero((fill < 5) & (fill < cap))
+        room = room if len(room) else np.flatnonzero(fill < cap)
+        if not len(room):
+            raise UsageError(f"the suppressed cells {', '.join(hidden)} cannot hold {rest} children")
         fill[rng.choice(room)] += 1
     out.update(zip(hidden, fill.tolist()))
     return {k: out[k] for k in published}
@@ -94,7 +105,8 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
             continue  # not published for this council: the simulation's own mix stands
         cells = pub.drop_duplicates("characteristic", keep="last").set_index("characteristic")["number"]
         published = {label: cells.get(label, "0") for label in spec["categories"]}
-        breakdowns[name] = fill_suppressed(published, counts["cla"], rng)
+        breakdowns[name] = fill_suppressed(published, counts["cla"], rng, rules()["rarely_nonzero"],
+                                           caps(name, breakdowns))
     return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns, **counts)
 
 
@@ -148,6 +160,7 @@ class LikeCouncil:
         new_child = {old: new for new, old in enumerate(np.sort(keep))}
         self.cla_children = np.array(sorted(new_child[c] for c in chosen))
         p, ep = self._need(p, ep, y1, rng)
+        p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years[-1], rng)
         return p, ep, replace(cfg, children=self.t.cla)
 
     def _choose_cla(self, pool: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
