@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from iro_metrics.comparators import DATA, numeric
-from iro_metrics.comparators.reconcile import CLA_FILE, _published, categories, check_published, council_name
+from iro_metrics.comparators.reconcile import (CLA_FILE, STABILITY, STABILITY_FILE, _published, categories,
+                                               check_published, council_name)
 from iro_metrics.errors import UsageError
 from iro_metrics.dates import age_in_years
 from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, day, to_dates
+from iro_metrics.synth import stability
 from iro_metrics.synth.config import SynthConfig
 from iro_metrics.synth.recode import caps, recode, rules
 from iro_metrics.years import CollectionYear
@@ -29,6 +31,7 @@ CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need", "lega
 AGE_BANDS = [(0, 1, "Under 1 year"), (1, 5, "1 to 4 years"), (5, 10, "5 to 9 years"), (10, 16, "10 to 15 years"),
              (16, 99, "16 years and over")]
 UASC_SEX_MALE = 0.95
+LONG_TERM_MONTHS = 30  # the long-term stability cohort: looked after for 2.5 years on 31 March
 MAX_TRIES = 6
 
 
@@ -43,6 +46,7 @@ class Targets:
     starts: int
     ceases: int
     breakdowns: dict[str, dict[str, int]]  # dfe_categories.yaml name -> published category -> children
+    stability: dict[str, int | None]  # three (3+ placements), cohort and stable (long-term); None: not published
 
 
 class Shortfall(Exception):
@@ -107,7 +111,23 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
         published = {label: cells.get(label, "0") for label in spec["categories"]}
         breakdowns[name] = fill_suppressed(published, counts["cla"], rng, rules()["rarely_nonzero"],
                                            caps(name, breakdowns))
-    return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns, **counts)
+    return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns,
+                   stability=_stability_targets(la_code, period, data), **counts)
+
+
+def _stability_targets(la_code: str, period: str, data: Path) -> dict[str, int | None]:
+    """The published numerators and denominator of the two stability measures (None where suppressed)."""
+    df = _published(STABILITY_FILE, data)
+    df = df[(df["new_la_code"] == la_code) & (df["time_period"] == period)]
+    (three_group, three_label), (long_group, stable_label) = STABILITY.values()
+
+    def cell(group: str, label: str) -> int | None:
+        hit = df[(df["cla_group"] == group) & (df["placement_stability"] == label)]["children_count"]
+        value = numeric(hit.iloc[-1]) if len(hit) else None
+        return None if value is None else int(value)
+
+    return {"three": cell(three_group, three_label), "cohort": cell(long_group, "Total children"),
+            "stable": cell(long_group, stable_label)}
 
 
 def _largest_remainder(weights: np.ndarray, total: int, caps: np.ndarray) -> np.ndarray:
@@ -133,11 +153,16 @@ class LikeCouncil:
                ) -> tuple[pd.DataFrame, pd.DataFrame, SynthConfig]:
         y0, y1 = day(cfg.years[-1].start), day(cfg.years[-1].end)
         start, end = p["start"].to_numpy(), p["end"].to_numpy()
+        long_ago = day(pd.Timestamp(cfg.years[-1].end) - pd.DateOffset(months=LONG_TERM_MONTHS))
+        # a period starts, as far as the returns show, with its first episode open in one of the years
+        seen = ep[(ep["DEC"] < 0) | (ep["DEC"] >= day(cfg.years[0].start))].groupby("pid")["DECOM"].min()
+        seen = seen.reindex(p.index, fill_value=y1 + 1).to_numpy()
         per = pd.DataFrame({"child": p["child"].to_numpy(), "cla": (start <= y1) & (end > y1),
+                            "long": (seen <= long_ago) & (end > y1),
                             "s": (start >= y0) & (start <= y1), "c": (end >= y0) & (end <= y1),
                             "inyear": (start <= y1) & (end >= y0), "uasc": p["uasc"].to_numpy(),
                             "dob": p["dob"].to_numpy()})
-        kids = per.groupby("child").agg(cla=("cla", "any"), s=("s", "any"), c=("c", "any"), inyear=("inyear", "any"),
+        kids = per.groupby("child").agg(cla=("cla", "any"), long=("long", "any"), s=("s", "any"), c=("c", "any"), inyear=("inyear", "any"),
                                         uasc=("uasc", "first"), dob=("dob", "first"))
         age = age_in_years(to_dates(kids["dob"].to_numpy()), to_dates(np.array([y1]))[0]).to_numpy(dtype=int)
         kids["band"] = pd.cut(age, [b[0] for b in AGE_BANDS] + [99], right=False,
@@ -160,7 +185,9 @@ class LikeCouncil:
         new_child = {old: new for new, old in enumerate(np.sort(keep))}
         self.cla_children = np.array(sorted(new_child[c] for c in chosen))
         p, ep = self._need(p, ep, y1, rng)
-        p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years[-1], rng)
+        m = stability.measures(p, ep, self.cla_children, cfg.years)
+        p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years, rng, set(m.loc[m["cohort"], "child"]))
+        ep = stability.tune(p, ep, self.t.stability, self.cla_children, cfg.years, rng)
         return p, ep, replace(cfg, children=self.t.cla)
 
     def _choose_cla(self, pool: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -197,15 +224,38 @@ class LikeCouncil:
         n = np.array([c[2] for c in cells])
         lows = np.array([max(0, k - int((~c["s"]).sum())) for k, c in zip(n, cands)])  # babies all started
         highs = np.array([min(k, int(c["s"].sum())) for k, c in zip(n, cands)])
+        n_long = self._long_term(cells, cands, n)
+        if n_long is not None:  # room for the long-term cohort among those who did not start in the year
+            short = np.array([int((~c["s"] & ~c["long"]).sum()) for c in cands])
+            highs = np.minimum(highs, n - n_long)
+            young = np.array([band != AGE_BANDS[-1][2] for band, *_ in cells])
+            lows = np.maximum(lows, np.where(young, n - n_long - short, lows))
+            if (lows > highs).any():
+                raise Shortfall(1.2)
         want = int(np.clip(round(ratio * self.t.cla), lows.sum(), min(highs.sum(), max(self.t.starts, lows.sum()))))
         n_s = lows + _largest_remainder(n.astype(float), want - int(lows.sum()), highs - lows)
         chosen = []
-        for cand, k, k_s in zip(cands, n, n_s):
+        for (band, *_), cand, k, k_s, k_l in zip(cells, cands, n, n_s, n_long if n_long is not None else n * 0):
             # re-entrants (who also ceased in the year) last
             started = cand[cand["s"]].sort_values(["c", "key"]).index[:k_s]
-            stayed = cand[~cand["s"]].sort_values(["c", "key"]).index[: k - k_s]
-            chosen += [*started, *stayed]
+            stayed = cand[~cand["s"]].sort_values(["c", "key"])
+            if n_long is not None and band != AGE_BANDS[-1][2]:  # under 16: the long-term cohort exactly
+                stayed = pd.concat([stayed[stayed["long"]][:k_l], stayed[~stayed["long"]][: k - k_s - k_l]])
+            chosen += [*started, *stayed.index[: k - k_s]]
         return np.array(chosen, dtype=int)
+
+    def _long_term(self, cells: list, cands: list[pd.DataFrame], n: np.ndarray) -> np.ndarray | None:
+        """How many children looked after for 2.5 years each cell takes, so that those under 16 make the
+        published long-term stability cohort (None: not published)."""
+        target = self.t.stability.get("cohort")
+        if target is None:
+            return None
+        young = np.array([band != AGE_BANDS[-1][2] for band, *_ in cells])
+        avail = np.array([int((~c["s"] & c["long"]).sum()) for c in cands])
+        caps = np.where(young, np.minimum(n, avail), 0)
+        if caps.sum() < target:
+            raise Shortfall(1.1 * target / max(caps.sum(), 1))
+        return _largest_remainder(avail.astype(float), target, caps)
 
     def _need(self, p: pd.DataFrame, ep: pd.DataFrame, y1: int, rng: np.random.Generator
               ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -4,13 +4,14 @@ Each child looked after on 31 March keeps their legal status and placement while
 of their category allows; the others are moved to categories short of children, each to one it is
 compatible with (``like.yaml``: age, UASC, the legal status a placement needs), along chains of moves
 where no spare child fits. A moved child gets a new episode in the year (RNE L for a legal status only,
-P for a placement only, B for both; the episode before it ends X1 with a reason for the placement
+P for a placement only, B for both, T or U for a placement with the same carer; the episode before it ends X1 with a reason for the placement
 change), or, where the current episode is the period's first (RNE S), that episode is recoded.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 
@@ -52,8 +53,9 @@ def caps(breakdown: str, known: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def _floor(cur: pd.DataFrame, rule: dict) -> np.ndarray:
-    """The first day an episode of the category can start, per child (its minimum age, ``from_day``)."""
-    lo = np.full(len(cur), np.iinfo(np.int64).min // 2)
+    """The first day an episode of the category can start, per child: within the years, at its minimum
+    age, not before ``from_day``."""
+    lo = cur["first"].to_numpy()  # within the years the returns show
     if rule.get("min_age"):
         lo = np.maximum(lo, birthday(cur["dob"].to_numpy(), int(rule["min_age"])))
     if rule.get("from_day"):
@@ -73,6 +75,9 @@ def _compatible(cur: pd.DataFrame, breakdown: str, y1: int, ls_label: pd.Series 
         ok = (age >= rule.get("min_age", 0)) & (age < rule.get("max_age", 99) + 1)
         if rule.get("uasc") is False:
             ok &= ~cur["uasc"].to_numpy()
+        if "cohort_from" in rule:
+            ok &= (~cur["cohort"].to_numpy() | (cur[f"{breakdown}_now"] == label).to_numpy()
+                   | cur["PLACE"].isin(rule["cohort_from"]).to_numpy())
         if rule.get("within_days"):
             ok &= first & (cur["start"].to_numpy() >= y1 - int(rule["within_days"]))
         floor = _floor(cur, rule)
@@ -148,11 +153,16 @@ def _chain(pool: list, members: dict[str, list], ok: pd.DataFrame, target: str) 
 
 
 def recode(p: pd.DataFrame, ep: pd.DataFrame, wanted: dict[str, dict[str, int]], children: np.ndarray,
-           year: CollectionYear, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+           years: list[CollectionYear], rng: np.random.Generator, cohort: Collection[int] = ()
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Periods and episodes with the published legal status and placement of the ``children`` looked
-    after on 31 March of ``year`` (``wanted``: breakdown -> category -> children)."""
+    after on 31 March of the last of ``years`` (``wanted``: breakdown -> category -> children). New
+    episodes start within the years, so that the returns show the episode each follows. Children in
+    ``cohort`` (the long-term stability cohort) come to a category with ``cohort_from`` only from those
+    placements."""
     if not any(b in wanted for b in BREAKDOWNS):
         return p, ep
+    year = years[-1]
     y1 = day(year.end)
     dec = ep["DEC"].to_numpy()
     now = (ep["DECOM"].to_numpy() <= y1) & ((dec < 0) | (dec > y1)) & ep["CHILD_IDX"].isin(children).to_numpy()
@@ -160,6 +170,8 @@ def recode(p: pd.DataFrame, ep: pd.DataFrame, wanted: dict[str, dict[str, int]],
     cur["dob"] = p["dob"].to_numpy()[cur["pid"].to_numpy()]
     cur["uasc"] = p["uasc"].to_numpy()[cur["pid"].to_numpy()]
     cur["start"] = p["start"].to_numpy()[cur["pid"].to_numpy()]
+    cur["first"] = day(years[0].start)
+    cur["cohort"] = cur["CHILD_IDX"].isin(cohort).to_numpy()
     new = {}
     for breakdown, field in BREAKDOWNS.items():
         cur[f"{breakdown}_now"] = cur[field].map(_category_of(breakdown))
@@ -174,8 +186,11 @@ def recode(p: pd.DataFrame, ep: pd.DataFrame, wanted: dict[str, dict[str, int]],
         codes = cur[field].copy()
         for label, rule in rules()[breakdown].items():
             sel = moved & (target == label)
-            valid = {c: w for c, w in rule["codes"].items() if c in valid_codes(field, year)}
+            same = rule.get("same_carer", {})
+            valid = {c: w for c, w in rule["codes"].items() if c in valid_codes(field, year) and c not in same}
             codes[sel] = _choice(rng, valid, int(sel.sum()))
+            for code, before in same.items():  # e.g. adopted by the foster carer (A5)
+                codes[sel & cur["PLACE"].isin(before)] = code
         new[field] = codes
         if breakdown == "legal_status":
             ls_label = target
@@ -205,15 +220,18 @@ def _rewrite(p: pd.DataFrame, ep: pd.DataFrame, cur: pd.DataFrame, new: dict[str
     rows = c.drop(columns=[x for x in c.columns if x not in ep.columns]).copy()
     rows["DECOM"] = when
     rows["LS"] = new["LS"][changed].to_numpy()
+    same_carer = np.isin(place, [code for rule in rules()["placement"].values() for code in rule.get("same_carer", {})])
     moves = pl_changed[changed].to_numpy()
     rows.loc[moves, "PLACE"] = place[moves]
-    rows.loc[moves, "PLACE_PROVIDER"] = draw_providers(rng, place[moves])
-    rows.loc[moves, "URN"] = draw_urns(rng, place[moves])
-    rows.loc[moves, "PL_POST"] = postcodes(rng, int(moves.sum()))
+    moves_on = moves & ~same_carer  # a new carer
+    rows.loc[moves_on, "PLACE_PROVIDER"] = draw_providers(rng, place[moves_on])
+    rows.loc[moves_on, "URN"] = draw_urns(rng, place[moves_on])
+    rows.loc[moves_on, "PL_POST"] = postcodes(rng, int(moves_on.sum()))
     home = rows["PLACE"] == "P1"
     rows.loc[home, "PL_POST"] = rows.loc[home, "HOME_POST"]
     both, ls_only = moves & ls_changed[changed].to_numpy(), ~moves
-    rows["RNE"] = np.where(in_place, "S", np.where(both, "B", np.where(ls_only, "L", "P")))
+    rne = np.where(same_carer, np.where(both, "U", "T"), np.where(both, "B", np.where(ls_only, "L", "P")))
+    rows["RNE"] = np.where(in_place, "S", rne)
     ep = ep.copy()
     ep.loc[changed[in_place]] = rows[in_place]
     ended = changed[~in_place]
