@@ -162,3 +162,27 @@ def test_assign_moves_children_along_a_chain():
     assert out.to_dict() == {1: "a", 2: "c", 3: "b"}
     with pytest.raises(UsageError, match="no child can be placed in 'b'"):
         assign(current, {"a": 1, "b": 2, "c": 0}, ok, np.random.default_rng(0))
+
+
+def test_earlier_years_follow_the_published_time_series(tmp_path):
+    """Southwark over five years: the children looked after on 31 March of each earlier year within 3%
+    of DfE's published series, starts and ceases within 15% (the last year is exact, above)."""
+    data = tmp_path / "sw"
+    cfg, calibration = like("E09000028", year_range("2020-21:2024-25"))
+    write_council(data, cfg, calibration)
+    for year in ["2020-21", "2021-22", "2022-23", "2023-24"]:
+        t = reconcile(build_model(load_council(data, year)), "E09000028")
+        totals = t[t["breakdown"] == ""].set_index("measure")
+        for measure, within in (("Children looked after on 31 March", 0.03),
+                                ("Children who started to be looked after", 0.15),
+                                ("Children who ceased to be looked after", 0.15)):
+            published, computed = float(totals.loc[measure, "published"]), totals.loc[measure, "computed"]
+            assert abs(computed - published) <= within * published, (year, measure, computed, published)
+
+
+def test_part_time_iros_go_full_time_while_the_caseload_is_above_70():
+    from iro_metrics.synth.iro import fit_caseload
+    st = pd.DataFrame({"START_DATE": [0, 0, 0], "END_DATE": [-1, -1, 50], "FTE": [0.8, 0.8, 0.5]})
+    out = fit_caseload(st, 113, last=100)  # 113 / 1.6 = 70.6: one IRO in post goes full time
+    assert out["FTE"].tolist() == [1.0, 0.8, 0.5]
+    assert fit_caseload(st, 100, last=100)["FTE"].tolist() == [0.8, 0.8, 0.5]  # 62.5: as drawn

@@ -9,7 +9,7 @@ add up to the published total. Everything is drawn from the seed: the same seed 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class Targets:
     ceases: int
     breakdowns: dict[str, dict[str, int]]  # dfe_categories.yaml name -> published category -> children
     stability: dict[str, int | None]  # three (3+ placements), cohort and stable (long-term); None: not published
+    earlier: dict[str, dict[str, int]]  # earlier years (label -> cla, starts, ceases), where published
 
 
 class Shortfall(Exception):
@@ -85,8 +86,9 @@ def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Genera
     return {k: out[k] for k in published}
 
 
-def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Targets:
-    """The published figures ``synth --like`` reproduces, for ``la_code`` and collection ``year``."""
+def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA, earlier: Sequence[str] = ()) -> Targets:
+    """The published figures ``synth --like`` reproduces, for ``la_code`` and collection ``year``, and
+    the children looked after on 31 March of the ``earlier`` years it follows."""
     period = check_published(la_code, year, data)
     df = _published(CLA_FILE, data)
     row = df[(df["new_la_code"] == la_code) & (df["time_period"] == period)].set_index("population_type")
@@ -111,8 +113,18 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
         published = {label: cells.get(label, "0") for label in spec["categories"]}
         breakdowns[name] = fill_suppressed(published, counts["cla"], rng, rules()["rarely_nonzero"],
                                            caps(name, breakdowns))
+    history = {}
+    for y in earlier:
+        rows = df[(df["new_la_code"] == la_code) & (df["time_period"] == str(int(y[:4]) + 1))]
+        got = {key: numeric(rows.loc[rows["population_type"] == label, "children_count"].iloc[-1])
+               for key, label in (("cla", "Children looked after on 31 March each year"),
+                                  ("starts", "Children starting to be looked after each year"),
+                                  ("ceases", "Children ceasing to be looked after each year"))
+               if (rows["population_type"] == label).any()}
+        if got.get("cla") is not None:
+            history[y] = {k: int(v) for k, v in got.items() if v is not None}
     return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns,
-                   stability=_stability_targets(la_code, period, data), **counts)
+                   stability=_stability_targets(la_code, period, data), earlier=history, **counts)
 
 
 def _stability_targets(la_code: str, period: str, data: Path) -> dict[str, int | None]:
@@ -180,7 +192,8 @@ class LikeCouncil:
                              f"({self.t.ceases}) cannot be met with these children looked after on 31 March")
         if x11 > len(both) or x01 > len(ceased_only):
             raise Shortfall(max(x11 / max(len(both), 1), x01 / max(len(ceased_only), 1)))
-        keep = np.concatenate([chosen, both.index[:x11], ceased_only.index[:x01], kids.index[~kids["inyear"]]])
+        fixed = np.concatenate([chosen, both.index[:x11], ceased_only.index[:x01]])
+        keep = np.concatenate([fixed, self._earlier(p, fixed, kids.index[~kids["inyear"]], cfg, rng)])
         p, ep = _renumber(p, ep, np.sort(keep))
         new_child = {old: new for new, old in enumerate(np.sort(keep))}
         self.cla_children = np.array(sorted(new_child[c] for c in chosen))
@@ -243,6 +256,40 @@ class LikeCouncil:
                 stayed = pd.concat([stayed[stayed["long"]][:k_l], stayed[~stayed["long"]][: k - k_s - k_l]])
             chosen += [*started, *stayed.index[: k - k_s]]
         return np.array(chosen, dtype=int)
+
+    def _earlier(self, p: pd.DataFrame, fixed: np.ndarray, rest: pd.Index, cfg: SynthConfig,
+                 rng: np.random.Generator) -> np.ndarray:
+        """Of the children not looked after in the last year, those kept so that each earlier year has
+        its published children looked after on 31 March (latest first, as far as the pool allows), then
+        its published starts and ceases, with children looked after only within a year."""
+        first = day(cfg.years[0].start)
+        span = pd.DataFrame({y.label: (p["start"] <= day(y.end)) & (p["end"] > day(y.end)) for y in cfg.years[:-1]})
+        span = span.groupby(p["child"].to_numpy()).any()
+        seen = pd.Series(p["end"].to_numpy() >= first).groupby(p["child"].to_numpy()).any()
+        rest = rest[seen.reindex(rest).to_numpy()]  # children in none of the returns are left out
+        if not self.t.earlier:
+            return rest.to_numpy()
+        events = {}
+        for key, col in (("starts", "start"), ("ceases", "end")):
+            events[key] = pd.DataFrame({y.label: (p[col] >= day(y.start)) & (p[col] <= day(y.end))
+                                        for y in cfg.years[:-1]}).groupby(p["child"].to_numpy()).any()
+        order = rng.permutation(rest.to_numpy())
+        picked = pd.Series(False, index=order)
+        for y in reversed(cfg.years[:-1]):  # children looked after on 31 March
+            if y.label not in self.t.earlier:
+                continue
+            need = (self.t.earlier[y.label]["cla"] - int(span.loc[fixed, y.label].sum())
+                    - int(span.loc[picked.index[picked.to_numpy()], y.label].sum()))
+            free = picked.index[~picked.to_numpy() & span.loc[picked.index, y.label].to_numpy()]
+            picked[free[: max(need, 0)]] = True
+        within = ~span.loc[order].any(axis=1).to_numpy()  # looked after only within a year
+        for key in events:  # then starts and ceases, with children looked after only within a year
+            for y in cfg.years[:-1]:
+                kept = np.concatenate([fixed, picked.index[picked.to_numpy()]])
+                need = self.t.earlier.get(y.label, {}).get(key, 0) - int(events[key].loc[kept, y.label].sum())
+                free = picked.index[within & ~picked.to_numpy() & events[key].loc[picked.index, y.label].to_numpy()]
+                picked[free[: max(need, 0)]] = True
+        return np.sort(picked.index[picked.to_numpy()])
 
     def _long_term(self, cells: list, cands: list[pd.DataFrame], n: np.ndarray) -> np.ndarray | None:
         """How many children looked after for 2.5 years each cell takes, so that those under 16 make the
@@ -339,7 +386,7 @@ def like(la_code: str, years: list[CollectionYear], seed: int = 1, data: Path = 
     simulated pool grows until every published figure can be met."""
     from iro_metrics.synth import generate
 
-    t = targets(la_code, years[-1].label, seed, data)
+    t = targets(la_code, years[-1].label, seed, data, [y.label for y in years[:-1]])
     uasc = t.breakdowns.get("uasc", {}).get("UASC", round(0.08 * t.cla))
     factor = 1.6
     for _ in range(MAX_TRIES):
