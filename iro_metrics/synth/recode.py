@@ -27,7 +27,7 @@ from iro_metrics.synth.care import (REASON_PLACE_CHANGE, TEMPORARY, YEAR, _choic
 from iro_metrics.years import CollectionYear
 
 LIKE = Path(__file__).with_name("like.yaml")
-GAP = 3  # days between an episode's start and the next one's, at least
+GAP = 1  # days between an episode's start and the next one's, at least
 BREAKDOWNS = {"legal_status": "LS", "placement": "PLACE"}
 
 
@@ -90,7 +90,7 @@ def _compatible(cur: pd.DataFrame, breakdown: str, y1: int, ls_label: pd.Series 
             ok &= np.array([a is None or label in a for a in allowed], dtype=bool)
         out[label] = ok
     df = pd.DataFrame(out, index=cur.index)
-    recent = ~first & (decom > y1 - 2 * GAP)  # no room for another episode: stays where they are
+    recent = ~first & (decom >= y1 - GAP)  # no room for another episode: stays where they are
     for label in df.columns:
         df.loc[recent, label] = (cur.loc[recent, f"{breakdown}_now"] == label).to_numpy()
     return df
@@ -179,7 +179,11 @@ def recode(p: pd.DataFrame, ep: pd.DataFrame, wanted: dict[str, dict[str, int]],
     for breakdown, field in BREAKDOWNS.items():
         ok = _compatible(cur, breakdown, y1, ls_label if breakdown == "placement" else None)
         if breakdown in wanted:
-            target = assign(cur[f"{breakdown}_now"], wanted[breakdown], ok, rng)
+            try:
+                target = assign(cur[f"{breakdown}_now"], wanted[breakdown], ok, rng)
+            except UsageError:  # the long-term cohort's carers give way (stability within a child or two)
+                ok = _compatible(cur.assign(cohort=False), breakdown, y1, ls_label if breakdown == "placement" else None)
+                target = assign(cur[f"{breakdown}_now"], wanted[breakdown], ok, rng)
         else:
             target = cur[f"{breakdown}_now"]
         moved = target != cur[f"{breakdown}_now"]
