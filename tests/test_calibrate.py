@@ -186,3 +186,15 @@ def test_part_time_iros_go_full_time_while_the_caseload_is_above_70():
     out = fit_caseload(st, 113, last=100)  # 113 / 1.6 = 70.6: one IRO in post goes full time
     assert out["FTE"].tolist() == [1.0, 0.8, 0.5]
     assert fit_caseload(st, 100, last=100)["FTE"].tolist() == [0.8, 0.8, 0.5]  # 62.5: as drawn
+
+
+def test_a_folded_episode_gives_its_end_to_the_one_before():
+    from iro_metrics.synth.stability import _fold
+    ep = pd.DataFrame({"pid": 0, "CHILD_IDX": 0, "DECOM": [0, 10, 20], "DEC": [10, 20, -1], "RNE": ["S", "P", "L"],
+                       "LS": ["C1", "C1", "C2"], "PLACE": "U4", "REC": ["X1", "X1", None],
+                       "REASON_PLACE_CHANGE": ["CARPL", None, None]})
+    out = _fold(ep, pd.Index([1]))
+    assert out[["DECOM", "DEC", "RNE", "REC"]].values.tolist() == [[0, 20, "S", "X1"], [20, -1, "L", None]]
+    assert out["REASON_PLACE_CHANGE"].isna().all()  # followed by a change of legal status only
+    out = _fold(ep, pd.Index([2]))  # the open episode folded: the one before is open
+    assert out[["DEC", "REC"]].values.tolist() == [[10, "X1"], [-1, None]]

@@ -189,6 +189,8 @@ def _fold(ep: pd.DataFrame, drop: pd.Index) -> pd.DataFrame:
     out = ep[~gone].copy()
     own = np.arange(len(ep))[~gone].astype(float)
     out[["DEC", "REC", "REASON_PLACE_CHANGE"]] = ends.reindex(own).to_numpy()
+    for col in ("REC", "REASON_PLACE_CHANGE"):  # blanks stay None, as the generator writes them
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
     nxt = out.groupby("pid")["RNE"].shift(-1)
     out.loc[(nxt == "L").to_numpy(), "REASON_PLACE_CHANGE"] = None
     return out.sort_values(["CHILD_IDX", "DECOM"], kind="stable").reset_index(drop=True)
