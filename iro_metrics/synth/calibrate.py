@@ -31,7 +31,6 @@ CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need", "lega
 AGE_BANDS = [(0, 1, "Under 1 year"), (1, 5, "1 to 4 years"), (5, 10, "5 to 9 years"), (10, 16, "10 to 15 years"),
              (16, 99, "16 years and over")]
 UASC_SEX_MALE = 0.95
-LONG_TERM_MONTHS = 30  # the long-term stability cohort: looked after for 2.5 years on 31 March
 MAX_TRIES = 6
 
 
@@ -165,7 +164,7 @@ class LikeCouncil:
                ) -> tuple[pd.DataFrame, pd.DataFrame, SynthConfig]:
         y0, y1 = day(cfg.years[-1].start), day(cfg.years[-1].end)
         start, end = p["start"].to_numpy(), p["end"].to_numpy()
-        long_ago = day(pd.Timestamp(cfg.years[-1].end) - pd.DateOffset(months=LONG_TERM_MONTHS))
+        long_ago = day(pd.Timestamp(cfg.years[-1].end) - pd.DateOffset(months=stability.LONG_TERM_MONTHS))
         # a period starts, as far as the returns show, with its first episode open in one of the years
         seen = ep[(ep["DEC"] < 0) | (ep["DEC"] >= day(cfg.years[0].start))].groupby("pid")["DECOM"].min()
         seen = seen.reindex(p.index, fill_value=y1 + 1).to_numpy()
