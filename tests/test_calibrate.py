@@ -114,6 +114,11 @@ def test_fill_suppressed_by_hand():
     assert (out["b"], out["z"]) == (1, 4)
     with pytest.raises(UsageError, match="cannot hold 5 children"):
         fill_suppressed({"a": "10", "b": "c"}, 15, rng, caps={"b": 4})
+    # a floor (a placement order for each child published as placed for adoption) is met first
+    out = fill_suppressed({"a": "10", "b": "c", "z": "c"}, 20, rng, floors={"b": 8})
+    assert out["b"] >= 8 and out["b"] + out["z"] == 10
+    with pytest.raises(UsageError, match="cannot hold the 12 children other published cells need"):
+        fill_suppressed({"a": "10", "b": "c", "z": "c"}, 20, rng, floors={"b": 12})
 
 
 def test_unknown_code_unpublished_year_and_suppressed_total_are_clear_errors(tmp_path, capsys):

@@ -24,7 +24,7 @@ from iro_metrics.dates import age_in_years
 from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, day, to_dates
 from iro_metrics.synth import stability
 from iro_metrics.synth.config import SynthConfig
-from iro_metrics.synth.recode import caps, recode, rules
+from iro_metrics.synth.recode import caps, floors, recode, rules
 from iro_metrics.years import CollectionYear
 
 CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need", "legal_status", "placement")
@@ -58,10 +58,12 @@ class Shortfall(Exception):
 
 
 def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Generator,
-                    rare: Collection[str] = (), caps: dict[str, int] | None = None) -> dict[str, int]:
+                    rare: Collection[str] = (), caps: dict[str, int] | None = None,
+                    floors: dict[str, int] | None = None) -> dict[str, int]:
     """Published numbers with each suppressed cell (``c``, ``x``, ``k``, blank) filled with a small value
     (1 to 5 where the total allows) so that the cells add up to ``total``. Cells in ``rare`` hold 0
-    while another suppressed cell can take the children; no cell goes above its ``caps``."""
+    while another suppressed cell can take the children; no cell goes above its ``caps`` nor below its
+    ``floors``."""
     known = {k: int(numeric(v)) for k, v in published.items() if numeric(v) is not None}
     hidden = [k for k in published if k not in known]
     if any(k not in rare for k in hidden):
@@ -72,9 +74,12 @@ def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Genera
         raise UsageError(f"published cells add up to {sum(known.values())}, not the total {total}")
     out = dict(known)
     cap = np.array([(caps or {}).get(k, total) for k in hidden])
-    fill = np.zeros(len(hidden), dtype=int)
-    first = rng.permutation(np.flatnonzero(cap > 0))[: min(rest, len(hidden))]
-    fill[first] = 1  # a suppressed cell is at least 1 where the total allows
+    fill = np.array([min((floors or {}).get(k, 0), c) for k, c in zip(hidden, cap)], dtype=int)
+    if fill.sum() > rest:
+        raise UsageError(f"the suppressed cells {', '.join(hidden)} cannot hold the {int(fill.sum())} children "
+                         f"other published cells need")
+    empty = np.flatnonzero((cap > 0) & (fill == 0))
+    fill[rng.permutation(empty)[: max(0, min(rest - int(fill.sum()), len(empty)))]] = 1  # at least 1 where it can
     for _ in range(rest - int(fill.sum())):  # then one at a time, up to 5 each before any goes above
         room = np.flatnonzero((fill < 5) & (fill < cap))
         room = room if len(room) else np.flatnonzero(fill < cap)
@@ -101,7 +106,7 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA, earlier: 
                              f"({row.loc[label, 'children_count'] if label in row.index else 'no row'})")
         counts[key] = int(value)
     rng = np.random.default_rng([seed, int(period)])
-    breakdowns = {}
+    published = {}
     for name in CALIBRATED:
         spec = categories()[name]
         pub = _published(spec["file"], data)
@@ -109,9 +114,11 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA, earlier: 
         if pub.empty:
             continue  # not published for this council: the simulation's own mix stands
         cells = pub.drop_duplicates("characteristic", keep="last").set_index("characteristic")["number"]
-        published = {label: cells.get(label, "0") for label in spec["categories"]}
-        breakdowns[name] = fill_suppressed(published, counts["cla"], rng, rules()["rarely_nonzero"],
-                                           caps(name, breakdowns))
+        published[name] = {label: cells.get(label, "0") for label in spec["categories"]}
+    breakdowns: dict[str, dict[str, int]] = {}
+    for name, cells in published.items():
+        breakdowns[name] = fill_suppressed(cells, counts["cla"], rng, rules()["rarely_nonzero"],
+                                           caps(name, breakdowns), floors(name, published))
     history = {}
     for y in earlier:
         rows = df[(df["new_la_code"] == la_code) & (df["time_period"] == str(int(y[:4]) + 1))]
@@ -198,7 +205,10 @@ class LikeCouncil:
         self.cla_children = np.array(sorted(new_child[c] for c in chosen))
         p, ep = self._need(p, ep, y1, rng)
         m = stability.measures(p, ep, self.cla_children, cfg.years)
-        p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years, rng, set(m.loc[m["cohort"], "child"]))
+        try:
+            p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years, rng, set(m.loc[m["cohort"], "child"]))
+        except UsageError as e:  # too few children fit a category (placed for adoption...): a bigger pool
+            raise Shortfall(1.3) from e
         ep = stability.tune(p, ep, self.t.stability, self.cla_children, cfg.years, rng)
         return p, ep, replace(cfg, children=self.t.cla)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from iro_metrics.comparators import numeric
 from iro_metrics.comparators.reconcile import categories
 from iro_metrics.errors import UsageError
 from iro_metrics.spec import valid_codes
@@ -50,6 +51,21 @@ def caps(breakdown: str, known: dict[str, dict[str, int]]) -> dict[str, int]:
     ls_categories = categories()["legal_status"]["categories"]
     return {label: sum(n for lab, n in ls.items() if set(ls_categories[lab]) & set(rule["legal_status"]))
             for label, rule in rules()["placement"].items() if "legal_status" in rule}
+
+
+def floors(breakdown: str, published: dict[str, dict[str, str]]) -> dict[str, int]:
+    """The fewest children a legal status can hold given the published placements (a placement order:
+    at least the children published as placed for adoption)."""
+    if breakdown != "legal_status" or "placement" not in published:
+        return {}
+    ls_categories = categories()["legal_status"]["categories"]
+    out: dict[str, int] = {}
+    for label, rule in rules()["placement"].items():
+        n = numeric(published["placement"].get(label, ""))
+        needed = [lab for lab, codes in ls_categories.items() if set(codes) & set(rule.get("legal_status", []))]
+        if n is not None and len(needed) == 1:
+            out[needed[0]] = max(out.get(needed[0], 0), int(n))
+    return out
 
 
 def _floor(cur: pd.DataFrame, rule: dict) -> np.ndarray:
