@@ -203,3 +203,14 @@ def test_a_folded_episode_gives_its_end_to_the_one_before():
     assert out["REASON_PLACE_CHANGE"].isna().all()  # followed by a change of legal status only
     out = _fold(ep, pd.Index([2]))  # the open episode folded: the one before is open
     assert out[["DEC", "REC"]].values.tolist() == [[10, "X1"], [-1, None]]
+
+
+def test_a_single_year_and_years_before_the_published_series(tmp_path):
+    out = tmp_path / "one"
+    assert main(["synth", "--like", "E06000017", "--years", "2024-25", "--out", str(out)]) == 0
+    assert main(["reconcile", "--data", str(out), "--year", "2024-25", "--la-code", "E06000017", "--strict"]) == 0
+    # DfE's series starts in 2020-21: 2019-20 follows its first year (34 children on 31 March 2021)
+    out = tmp_path / "early"
+    assert main(["synth", "--like", "E06000017", "--years", "2019-20:2024-25", "--out", str(out)]) == 0
+    cla = len(build_model(load_council(out, "2019-20")).cla_at_year_end)
+    assert 25 <= cla <= 43, cla

@@ -129,6 +129,9 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA, earlier: 
                if (rows["population_type"] == label).any()}
         if got.get("cla") is not None:
             history[y] = {k: int(v) for k, v in got.items() if v is not None}
+    if history:  # years before DfE's published series follow its first year
+        first_published = history[min(history)]
+        history.update({y: dict(first_published) for y in earlier if y not in history and y < min(history)})
     return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns,
                    stability=_stability_targets(la_code, period, data), earlier=history, **counts)
 
@@ -272,12 +275,12 @@ class LikeCouncil:
         its published children looked after on 31 March (latest first, as far as the pool allows), then
         its published starts and ceases, with children looked after only within a year."""
         first = day(cfg.years[0].start)
-        span = pd.DataFrame({y.label: (p["start"] <= day(y.end)) & (p["end"] > day(y.end)) for y in cfg.years[:-1]})
-        span = span.groupby(p["child"].to_numpy()).any()
         seen = pd.Series(p["end"].to_numpy() >= first).groupby(p["child"].to_numpy()).any()
         rest = rest[seen.reindex(rest).to_numpy()]  # children in none of the returns are left out
         if not self.t.earlier:
             return rest.to_numpy()
+        span = pd.DataFrame({y.label: (p["start"] <= day(y.end)) & (p["end"] > day(y.end)) for y in cfg.years[:-1]})
+        span = span.groupby(p["child"].to_numpy()).any()
         events = {}
         for key, col in (("starts", "start"), ("ceases", "end")):
             events[key] = pd.DataFrame({y.label: (p[col] >= day(y.start)) & (p[col] <= day(y.end))
