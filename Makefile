@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine that has only Python 3.11+:
-#   make demo   build the synthetic Demo Borough's outputs
+#   make demo   build the synthetic Demo Borough's outputs (calibrated to Southwark's published figures)
 #   make test   run the whole test suite
 # Every install goes through constraints.txt, so two machines install the same versions.
 PYTHON ?= python3
@@ -21,7 +21,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 $(DEMO_DATA)/$(DEMO_YEAR): | $(VENV)/.installed
-	$(BIN)/iro-report synth --out $(DEMO_DATA)
+	$(BIN)/iro-report synth --like E09000028 --out $(DEMO_DATA)
 
 demo: install $(DEMO_DATA)/$(DEMO_YEAR)
 	$(BIN)/iro-report validate --data $(DEMO_DATA) --year $(DEMO_YEAR)

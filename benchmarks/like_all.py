@@ -17,7 +17,9 @@ import pandas as pd
 
 from iro_metrics.comparators import DATA
 
-CALIBRATED = {"", "Age group", "Sex", "Ethnicity", "Category of need", "Unaccompanied asylum-seeking children"}
+# every breakdown synth --like calibrates (the rate per 10,000 needs a population: not computed)
+CALIBRATED = {"", "Age group", "Sex", "Ethnicity", "Category of need", "Unaccompanied asylum-seeking children",
+              "Legal status", "Placement", "numerator", "denominator", "percentage"}
 
 CHILD = """
 import resource, sys

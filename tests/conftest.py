@@ -19,12 +19,22 @@ def council(tmp_path: Path) -> Council:
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
-    """The default synthetic council (Demo Borough, five years), written once per session."""
-    from iro_metrics.synth import SynthConfig, write_council
-
+    """The demo council (Demo Borough, five years, calibrated to Southwark), written once per session."""
     out = tmp_path_factory.mktemp("demo")
-    write_council(out, SynthConfig())
+    write_demo(out)
     return out
+
+
+DEMO_LIKE = "E09000028"  # make demo: synth --like E09000028 (Southwark's published figures)
+
+
+def write_demo(out: Path, seed: int = 1) -> None:
+    """The demo council as `make demo` writes it."""
+    from iro_metrics.synth import write_council
+    from iro_metrics.synth.calibrate import like
+    from iro_metrics.years import year_range
+
+    write_council(out, *like(DEMO_LIKE, year_range("2020-21:2024-25"), seed=seed))
 
 
 def shared_path(*parts: str) -> Path:

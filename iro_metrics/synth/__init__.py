@@ -76,7 +76,7 @@ def generate(cfg: SynthConfig, calibration: Calibration | None = None) -> Synthe
     if calibration is not None:
         kids = calibration.characteristics(kids, p, rng)
     posts = max(1, int(round(cfg.children / cfg.iro_caseload / 0.92)))
-    st = iro.staff(posts, first, last, rng)
+    st = iro.fit_caseload(iro.staff(posts, first, last, rng), cfg.children, last)
     records = {
         "iro_staff": st,
         "iro_allocations": iro.allocations(p, st, last, rng),

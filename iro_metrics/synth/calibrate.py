@@ -9,6 +9,7 @@ add up to the published total. Everything is drawn from the seed: the same seed 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,14 +17,17 @@ import numpy as np
 import pandas as pd
 
 from iro_metrics.comparators import DATA, numeric
-from iro_metrics.comparators.reconcile import CLA_FILE, _published, categories, check_published, council_name
+from iro_metrics.comparators.reconcile import (CLA_FILE, STABILITY, STABILITY_FILE, _published, categories,
+                                               check_published, council_name)
 from iro_metrics.errors import UsageError
 from iro_metrics.dates import age_in_years
 from iro_metrics.synth.care import ETHNIC_MIX, UASC_ETHNIC_MIX, _choice, day, to_dates
+from iro_metrics.synth import stability
 from iro_metrics.synth.config import SynthConfig
+from iro_metrics.synth.recode import caps, floors, recode, rules
 from iro_metrics.years import CollectionYear
 
-CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need")
+CALIBRATED = ("age_group", "uasc", "sex", "ethnicity", "category_of_need", "legal_status", "placement")
 AGE_BANDS = [(0, 1, "Under 1 year"), (1, 5, "1 to 4 years"), (5, 10, "5 to 9 years"), (10, 16, "10 to 15 years"),
              (16, 99, "16 years and over")]
 UASC_SEX_MALE = 0.95
@@ -41,6 +45,8 @@ class Targets:
     starts: int
     ceases: int
     breakdowns: dict[str, dict[str, int]]  # dfe_categories.yaml name -> published category -> children
+    stability: dict[str, int | None]  # three (3+ placements), cohort and stable (long-term); None: not published
+    earlier: dict[str, dict[str, int]]  # earlier years (label -> cla, starts, ceases), where published
 
 
 class Shortfall(Exception):
@@ -51,27 +57,42 @@ class Shortfall(Exception):
         self.ratio = ratio
 
 
-def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Generator) -> dict[str, int]:
+def fill_suppressed(published: dict[str, str], total: int, rng: np.random.Generator,
+                    rare: Collection[str] = (), caps: dict[str, int] | None = None,
+                    floors: dict[str, int] | None = None) -> dict[str, int]:
     """Published numbers with each suppressed cell (``c``, ``x``, ``k``, blank) filled with a small value
-    (1 to 5 where the total allows) so that the cells add up to ``total``."""
+    (1 to 5 where the total allows) so that the cells add up to ``total``. Cells in ``rare`` hold 0
+    while another suppressed cell can take the children; no cell goes above its ``caps`` nor below its
+    ``floors``."""
     known = {k: int(numeric(v)) for k, v in published.items() if numeric(v) is not None}
     hidden = [k for k in published if k not in known]
+    if any(k not in rare for k in hidden):
+        known.update({k: 0 for k in hidden if k in rare})
+        hidden = [k for k in hidden if k not in rare]
     rest = total - sum(known.values())
     if rest < 0 or (not hidden and rest):
         raise UsageError(f"published cells add up to {sum(known.values())}, not the total {total}")
     out = dict(known)
-    fill = np.zeros(len(hidden), dtype=int)
-    fill[: min(rest, len(hidden))] = 1  # a suppressed cell is at least 1 where the total allows
-    rng.shuffle(fill)
+    cap = np.array([(caps or {}).get(k, total) for k in hidden])
+    fill = np.array([min((floors or {}).get(k, 0), c) for k, c in zip(hidden, cap)], dtype=int)
+    if fill.sum() > rest:
+        raise UsageError(f"the suppressed cells {', '.join(hidden)} cannot hold the {int(fill.sum())} children "
+                         f"other published cells need")
+    empty = np.flatnonzero((cap > 0) & (fill == 0))
+    fill[rng.permutation(empty)[: max(0, min(rest - int(fill.sum()), len(empty)))]] = 1  # at least 1 where it can
     for _ in range(rest - int(fill.sum())):  # then one at a time, up to 5 each before any goes above
-        room = np.flatnonzero(fill < 5) if (fill < 5).any() else np.arange(len(hidden))
+        room = np.flatnonzero((fill < 5) & (fill < cap))
+        room = room if len(room) else np.flatnonzero(fill < cap)
+        if not len(room):
+            raise UsageError(f"the suppressed cells {', '.join(hidden)} cannot hold {rest} children")
         fill[rng.choice(room)] += 1
     out.update(zip(hidden, fill.tolist()))
     return {k: out[k] for k in published}
 
 
-def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Targets:
-    """The published figures ``synth --like`` reproduces, for ``la_code`` and collection ``year``."""
+def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA, earlier: Sequence[str] = ()) -> Targets:
+    """The published figures ``synth --like`` reproduces, for ``la_code`` and collection ``year``, and
+    the children looked after on 31 March of the ``earlier`` years it follows."""
     period = check_published(la_code, year, data)
     df = _published(CLA_FILE, data)
     row = df[(df["new_la_code"] == la_code) & (df["time_period"] == period)].set_index("population_type")
@@ -85,7 +106,7 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
                              f"({row.loc[label, 'children_count'] if label in row.index else 'no row'})")
         counts[key] = int(value)
     rng = np.random.default_rng([seed, int(period)])
-    breakdowns = {}
+    published = {}
     for name in CALIBRATED:
         spec = categories()[name]
         pub = _published(spec["file"], data)
@@ -93,9 +114,41 @@ def targets(la_code: str, year: str, seed: int = 1, data: Path = DATA) -> Target
         if pub.empty:
             continue  # not published for this council: the simulation's own mix stands
         cells = pub.drop_duplicates("characteristic", keep="last").set_index("characteristic")["number"]
-        published = {label: cells.get(label, "0") for label in spec["categories"]}
-        breakdowns[name] = fill_suppressed(published, counts["cla"], rng)
-    return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns, **counts)
+        published[name] = {label: cells.get(label, "0") for label in spec["categories"]}
+    breakdowns: dict[str, dict[str, int]] = {}
+    for name, cells in published.items():
+        breakdowns[name] = fill_suppressed(cells, counts["cla"], rng, rules()["rarely_nonzero"],
+                                           caps(name, breakdowns), floors(name, published))
+    history = {}
+    for y in earlier:
+        rows = df[(df["new_la_code"] == la_code) & (df["time_period"] == str(int(y[:4]) + 1))]
+        got = {key: numeric(rows.loc[rows["population_type"] == label, "children_count"].iloc[-1])
+               for key, label in (("cla", "Children looked after on 31 March each year"),
+                                  ("starts", "Children starting to be looked after each year"),
+                                  ("ceases", "Children ceasing to be looked after each year"))
+               if (rows["population_type"] == label).any()}
+        if got.get("cla") is not None:
+            history[y] = {k: int(v) for k, v in got.items() if v is not None}
+    if history:  # years before DfE's published series follow its first year
+        first_published = history[min(history)]
+        history.update({y: dict(first_published) for y in earlier if y not in history and y < min(history)})
+    return Targets(la_code, council_name(la_code, data), year, breakdowns=breakdowns,
+                   stability=_stability_targets(la_code, period, data), earlier=history, **counts)
+
+
+def _stability_targets(la_code: str, period: str, data: Path) -> dict[str, int | None]:
+    """The published numerators and denominator of the two stability measures (None where suppressed)."""
+    df = _published(STABILITY_FILE, data)
+    df = df[(df["new_la_code"] == la_code) & (df["time_period"] == period)]
+    (three_group, three_label), (long_group, stable_label) = STABILITY.values()
+
+    def cell(group: str, label: str) -> int | None:
+        hit = df[(df["cla_group"] == group) & (df["placement_stability"] == label)]["children_count"]
+        value = numeric(hit.iloc[-1]) if len(hit) else None
+        return None if value is None else int(value)
+
+    return {"three": cell(three_group, three_label), "cohort": cell(long_group, "Total children"),
+            "stable": cell(long_group, stable_label)}
 
 
 def _largest_remainder(weights: np.ndarray, total: int, caps: np.ndarray) -> np.ndarray:
@@ -121,11 +174,16 @@ class LikeCouncil:
                ) -> tuple[pd.DataFrame, pd.DataFrame, SynthConfig]:
         y0, y1 = day(cfg.years[-1].start), day(cfg.years[-1].end)
         start, end = p["start"].to_numpy(), p["end"].to_numpy()
+        long_ago = day(pd.Timestamp(cfg.years[-1].end) - pd.DateOffset(months=stability.LONG_TERM_MONTHS))
+        # a period starts, as far as the returns show, with its first episode open in one of the years
+        seen = ep[(ep["DEC"] < 0) | (ep["DEC"] >= day(cfg.years[0].start))].groupby("pid")["DECOM"].min()
+        seen = seen.reindex(p.index, fill_value=y1 + 1).to_numpy()
         per = pd.DataFrame({"child": p["child"].to_numpy(), "cla": (start <= y1) & (end > y1),
+                            "long": (seen <= long_ago) & (end > y1),
                             "s": (start >= y0) & (start <= y1), "c": (end >= y0) & (end <= y1),
                             "inyear": (start <= y1) & (end >= y0), "uasc": p["uasc"].to_numpy(),
                             "dob": p["dob"].to_numpy()})
-        kids = per.groupby("child").agg(cla=("cla", "any"), s=("s", "any"), c=("c", "any"), inyear=("inyear", "any"),
+        kids = per.groupby("child").agg(cla=("cla", "any"), long=("long", "any"), s=("s", "any"), c=("c", "any"), inyear=("inyear", "any"),
                                         uasc=("uasc", "first"), dob=("dob", "first"))
         age = age_in_years(to_dates(kids["dob"].to_numpy()), to_dates(np.array([y1]))[0]).to_numpy(dtype=int)
         kids["band"] = pd.cut(age, [b[0] for b in AGE_BANDS] + [99], right=False,
@@ -143,11 +201,18 @@ class LikeCouncil:
                              f"({self.t.ceases}) cannot be met with these children looked after on 31 March")
         if x11 > len(both) or x01 > len(ceased_only):
             raise Shortfall(max(x11 / max(len(both), 1), x01 / max(len(ceased_only), 1)))
-        keep = np.concatenate([chosen, both.index[:x11], ceased_only.index[:x01], kids.index[~kids["inyear"]]])
+        fixed = np.concatenate([chosen, both.index[:x11], ceased_only.index[:x01]])
+        keep = np.concatenate([fixed, self._earlier(p, fixed, kids.index[~kids["inyear"]], cfg, rng)])
         p, ep = _renumber(p, ep, np.sort(keep))
         new_child = {old: new for new, old in enumerate(np.sort(keep))}
         self.cla_children = np.array(sorted(new_child[c] for c in chosen))
         p, ep = self._need(p, ep, y1, rng)
+        m = stability.measures(p, ep, self.cla_children, cfg.years)
+        try:
+            p, ep = recode(p, ep, self.t.breakdowns, self.cla_children, cfg.years, rng, set(m.loc[m["cohort"], "child"]))
+        except UsageError as e:  # too few children fit a category (placed for adoption...): a bigger pool
+            raise Shortfall(1.3) from e
+        ep = stability.tune(p, ep, self.t.stability, self.cla_children, cfg.years, rng)
         return p, ep, replace(cfg, children=self.t.cla)
 
     def _choose_cla(self, pool: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -184,15 +249,72 @@ class LikeCouncil:
         n = np.array([c[2] for c in cells])
         lows = np.array([max(0, k - int((~c["s"]).sum())) for k, c in zip(n, cands)])  # babies all started
         highs = np.array([min(k, int(c["s"].sum())) for k, c in zip(n, cands)])
+        n_long = self._long_term(cells, cands, n)
+        if n_long is not None:  # room for the long-term cohort among those who did not start in the year
+            short = np.array([int((~c["s"] & ~c["long"]).sum()) for c in cands])
+            highs = np.minimum(highs, n - n_long)
+            young = np.array([band != AGE_BANDS[-1][2] for band, *_ in cells])
+            lows = np.maximum(lows, np.where(young, n - n_long - short, lows))
+            if (lows > highs).any():
+                raise Shortfall(1.2)
         want = int(np.clip(round(ratio * self.t.cla), lows.sum(), min(highs.sum(), max(self.t.starts, lows.sum()))))
         n_s = lows + _largest_remainder(n.astype(float), want - int(lows.sum()), highs - lows)
         chosen = []
-        for cand, k, k_s in zip(cands, n, n_s):
+        for (band, *_), cand, k, k_s, k_l in zip(cells, cands, n, n_s, n_long if n_long is not None else n * 0):
             # re-entrants (who also ceased in the year) last
             started = cand[cand["s"]].sort_values(["c", "key"]).index[:k_s]
-            stayed = cand[~cand["s"]].sort_values(["c", "key"]).index[: k - k_s]
-            chosen += [*started, *stayed]
+            stayed = cand[~cand["s"]].sort_values(["c", "key"])
+            if n_long is not None and band != AGE_BANDS[-1][2]:  # under 16: the long-term cohort exactly
+                stayed = pd.concat([stayed[stayed["long"]][:k_l], stayed[~stayed["long"]][: k - k_s - k_l]])
+            chosen += [*started, *stayed.index[: k - k_s]]
         return np.array(chosen, dtype=int)
+
+    def _earlier(self, p: pd.DataFrame, fixed: np.ndarray, rest: pd.Index, cfg: SynthConfig,
+                 rng: np.random.Generator) -> np.ndarray:
+        """Of the children not looked after in the last year, those kept so that each earlier year has
+        its published children looked after on 31 March (latest first, as far as the pool allows), then
+        its published starts and ceases, with children looked after only within a year."""
+        first = day(cfg.years[0].start)
+        seen = pd.Series(p["end"].to_numpy() >= first).groupby(p["child"].to_numpy()).any()
+        rest = rest[seen.reindex(rest).to_numpy()]  # children in none of the returns are left out
+        if not self.t.earlier:
+            return rest.to_numpy()
+        span = pd.DataFrame({y.label: (p["start"] <= day(y.end)) & (p["end"] > day(y.end)) for y in cfg.years[:-1]})
+        span = span.groupby(p["child"].to_numpy()).any()
+        events = {}
+        for key, col in (("starts", "start"), ("ceases", "end")):
+            events[key] = pd.DataFrame({y.label: (p[col] >= day(y.start)) & (p[col] <= day(y.end))
+                                        for y in cfg.years[:-1]}).groupby(p["child"].to_numpy()).any()
+        order = rng.permutation(rest.to_numpy())
+        picked = pd.Series(False, index=order)
+        for y in reversed(cfg.years[:-1]):  # children looked after on 31 March
+            if y.label not in self.t.earlier:
+                continue
+            need = (self.t.earlier[y.label]["cla"] - int(span.loc[fixed, y.label].sum())
+                    - int(span.loc[picked.index[picked.to_numpy()], y.label].sum()))
+            free = picked.index[~picked.to_numpy() & span.loc[picked.index, y.label].to_numpy()]
+            picked[free[: max(need, 0)]] = True
+        within = ~span.loc[order].any(axis=1).to_numpy()  # looked after only within a year
+        for key in events:  # then starts and ceases, with children looked after only within a year
+            for y in cfg.years[:-1]:
+                kept = np.concatenate([fixed, picked.index[picked.to_numpy()]])
+                need = self.t.earlier.get(y.label, {}).get(key, 0) - int(events[key].loc[kept, y.label].sum())
+                free = picked.index[within & ~picked.to_numpy() & events[key].loc[picked.index, y.label].to_numpy()]
+                picked[free[: max(need, 0)]] = True
+        return np.sort(picked.index[picked.to_numpy()])
+
+    def _long_term(self, cells: list, cands: list[pd.DataFrame], n: np.ndarray) -> np.ndarray | None:
+        """How many children looked after for 2.5 years each cell takes, so that those under 16 make the
+        published long-term stability cohort (None: not published)."""
+        target = self.t.stability.get("cohort")
+        if target is None:
+            return None
+        young = np.array([band != AGE_BANDS[-1][2] for band, *_ in cells])
+        avail = np.array([int((~c["s"] & c["long"]).sum()) for c in cands])
+        caps = np.where(young, np.minimum(n, avail), 0)
+        if caps.sum() < target:
+            raise Shortfall(1.1 * target / max(caps.sum(), 1))
+        return _largest_remainder(avail.astype(float), target, caps)
 
     def _need(self, p: pd.DataFrame, ep: pd.DataFrame, y1: int, rng: np.random.Generator
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -276,7 +398,7 @@ def like(la_code: str, years: list[CollectionYear], seed: int = 1, data: Path = 
     simulated pool grows until every published figure can be met."""
     from iro_metrics.synth import generate
 
-    t = targets(la_code, years[-1].label, seed, data)
+    t = targets(la_code, years[-1].label, seed, data, [y.label for y in years[:-1]])
     uasc = t.breakdowns.get("uasc", {}).get("UASC", round(0.08 * t.cla))
     factor = 1.6
     for _ in range(MAX_TRIES):

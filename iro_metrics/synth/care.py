@@ -31,6 +31,7 @@ PROVIDERS = {
     "A5": {"PR1": 80, "PR2": 20}, "A6": {"PR1": 70, "PR2": 30},
     "default": {"PR1": 60, "PR4": 35, "PR5": 5},
 }
+NO_PROVIDER = {"T0", "T1", "T2", "T3", "T4", "Z1"}  # DfE rule 178
 NO_URN = {"P1", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z1"}
 OFSTED_URN = {"K1", "K2", "K3"}
 REGISTRATION_DAY = int(np.datetime64("2023-10-28", "D").astype(int))  # H5 providers registered (K3)
@@ -97,7 +98,7 @@ def draw_providers(rng, places: np.ndarray) -> np.ndarray:
     for k in np.unique(keys):
         sel = keys == k
         out[sel] = _choice(rng, PROVIDERS.get(k, PROVIDERS["default"]), int(sel.sum()))
-    out[np.char.startswith(places.astype(str), "T")] = None
+    out[np.isin(places, list(NO_PROVIDER))] = None
     return out
 
 

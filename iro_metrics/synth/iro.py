@@ -28,6 +28,9 @@ def _wd(days: np.ndarray, n: np.ndarray | int) -> np.ndarray:
     return out
 
 
+HANDBOOK_MOST = 70  # children per full-time IRO, at most (IRO Handbook)
+
+
 def staff(n_posts: int, first: int, last: int, rng) -> pd.DataFrame:
     """IRO posts, each held by a sequence of people (a leaver is replaced the same day)."""
     posts, ids, starts, ends, fte = [], [], [], [], []
@@ -50,6 +53,19 @@ def staff(n_posts: int, first: int, last: int, rng) -> pd.DataFrame:
     df["SEX"] = _choice(rng, {"F": 76, "M": 19, "": 5}, len(df))
     df["ETHNIC"] = _choice(rng, {"WBRI": 66, "BCRB": 8, "BAFR": 5, "APKN": 4, "MWBC": 4, "WOTH": 4, "": 9}, len(df))
     return df
+
+
+def fit_caseload(st: pd.DataFrame, children: int, last: int, most: float = HANDBOOK_MOST) -> pd.DataFrame:
+    """Part-time IROs in post on the last day go full time, one by one, while the council's children per
+    full-time IRO would be above ``most`` (the Handbook's 70): posts are sized on the average FTE, and
+    a small service's draw can fall short of it."""
+    st = st.copy()
+    in_post = (st["START_DATE"] <= last) & ((st["END_DATE"] < 0) | (st["END_DATE"] > last))
+    for i in st.index[in_post & (st["FTE"].astype(float) < 1)]:
+        if children / st.loc[in_post, "FTE"].astype(float).sum() <= most:
+            break
+        st.loc[i, "FTE"] = 1.0
+    return st
 
 
 def allocations(p: pd.DataFrame, st: pd.DataFrame, last: int, rng) -> pd.DataFrame:

@@ -55,6 +55,11 @@ def adoption(p: pd.DataFrame, episodes: pd.DataFrame, rng) -> tuple[pd.DataFrame
     a = p[p["adoption"]]
     dur = (a["natural_end"] - a["start"]).to_numpy()
     decided = a["start"].to_numpy() + (0.35 * dur).astype(np.int64)
+    # the decision comes before the placement order or the placement for adoption (rules 551, 553)
+    order = episodes[episodes["LS"].isin(["E1", "D1"]) | episodes["PLACE"].isin(["A3", "A4", "A5", "A6"])]
+    first_order = order.groupby("pid")["DECOM"].min().reindex(a.index).to_numpy()
+    decided = np.where(np.isnan(first_order), decided,
+                       np.maximum(a["start"].to_numpy(), np.fmin(decided, first_order - 1))).astype(np.int64)
     placed = episodes[episodes["PLACE"].isin(["A5", "A6"]) & (episodes["RNE"] != "L")]
     placed = placed.groupby("pid").agg(placed=("DECOM", "min"), same_carer=("PLACE", lambda s: s.iloc[0] == "A5"))
     placed = placed.reindex(a.index)
