@@ -39,7 +39,7 @@ def _fake_execute(template: Path, out: Path, parameters: dict, kernel=None) -> n
     return nb
 
 
-def _fake_pdf(page: str, out: Path, title: str, when, draft: bool = True) -> None:
+def _fake_pdf(page: str, out: Path, title: str, when, **_) -> None:
     out.write_bytes(b"%PDF-1.7\n" + page.encode())
 
 

@@ -59,6 +59,7 @@ def write_xlsx(tables: dict[str, pd.DataFrame], out: Path, council: str, year: s
                when: dt.date) -> Path:
     """``tables.xlsx`` by gptables, dated ``when`` (not now) so that rebuilding gives the same bytes."""
     import gptables as gpt
+    from xlsxwriter.exceptions import FileCreateError
 
     sheets = {}
     for name, mid, df in _sheets(tables):
@@ -82,6 +83,9 @@ def write_xlsx(tables: dict[str, pd.DataFrame], out: Path, council: str, year: s
     stamp = dt.datetime(when.year, when.month, when.day)
     wb.set_properties({"title": f"{council}: IRO annual report {year}, tables", "created": stamp})
     wb.set_custom_property("Language", "en-GB")
-    wb.close()
+    try:
+        wb.close()
+    except FileCreateError as e:  # xlsxwriter wraps the OSError (a full disk, no permission): pass it on as one
+        raise (e.__context__ if isinstance(e.__context__, OSError) else OSError(str(e))) from None
     restamp(out, stamp)
     return out
