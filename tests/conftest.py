@@ -17,6 +17,16 @@ def council(tmp_path: Path) -> Council:
     return Council(tmp_path / "data")
 
 
+@pytest.fixture
+def good(council) -> Path:
+    """A small clean council: two children, one return, every check passes."""
+    council.child("A", "2012-01-15").child("B", "2015-03-01", sex="F")
+    council.stay("A", ("2024-05-01", "S", "U4"))
+    council.stay("B", ("2024-06-01", "S", "U6"))
+    council.review("A", "2024-05-20").review("B", "2024-06-25")
+    return council.write("2024-25", "2024-25")
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
     """The demo council (Demo Borough, five years, calibrated to Southwark), written once per session."""

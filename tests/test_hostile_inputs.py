@@ -16,15 +16,6 @@ from iro_metrics.metrics import compute_all
 from iro_metrics.model import build_model
 
 
-@pytest.fixture
-def good(council) -> Path:
-    council.child("A", "2012-01-15").child("B", "2015-03-01", sex="F")
-    council.stay("A", ("2024-05-01", "S", "U4"))
-    council.stay("B", ("2024-06-01", "S", "U6"))
-    council.review("A", "2024-05-20").review("B", "2024-06-25")
-    return council.write("2024-25", "2024-25")
-
-
 def fatal(root: Path, year: str = "2024-25") -> list[str]:
     with pytest.raises(FatalDataError) as e:
         load_council(root, year)

@@ -14,15 +14,6 @@ from iro_metrics.errors import FatalDataError, UsageError
 from iro_metrics.ingest.load import load_council, load_history
 
 
-@pytest.fixture
-def good(council) -> Path:
-    council.child("A", "2012-01-15").child("B", "2015-03-01", sex="F")
-    council.stay("A", ("2024-05-01", "S", "U4"))
-    council.stay("B", ("2024-06-01", "S", "U6"))
-    council.review("A", "2024-05-20").review("B", "2024-06-25")
-    return council.write("2024-25", "2024-25")
-
-
 def year_dir(root: Path) -> Path:
     return root / "2024-25"
 

@@ -2,23 +2,16 @@
 // Opens the page in the system Chromium at WIDTH CSS pixels (default 1280) with every network request
 // blocked, runs axe-core with the WCAG 2.2 A/AA and best-practice rules, prints the violations and how
 // far the page scrolls sideways (overflow, px) as JSON and exits 1 if there are any violations.
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { existsSync } from "node:fs";
 
 const require = createRequire(import.meta.url);
 const axePath = require.resolve("axe-core/axe.min.js");
 const [page, shotArg, widthArg] = process.argv.slice(2);
 const shot = shotArg && shotArg !== "-" ? shotArg : undefined;
 const width = Number(widthArg || 1280);
-const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-  .find((p) => existsSync(p));
-const browser = await chromium.launch({
-  executablePath,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   await context.route(/^https?:/, (route) => route.abort());

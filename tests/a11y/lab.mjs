@@ -2,17 +2,10 @@
 // The officer's journey in JupyterLab, in the system Chromium: open the executed appendix (URL, with
 // its token), read the instructions, double-click the Reviews commentary cell, type TEXT over the
 // placeholder and save with Ctrl+S. Screenshots for docs/commentary.md go into SHOTS_DIR.
-import { chromium } from "playwright-core";
-import { existsSync } from "node:fs";
+import { launch } from "./browser.mjs";
 
 const [url, text, shots] = process.argv.slice(2);
-const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-  .find((p) => existsSync(p));
-const browser = await chromium.launch({
-  executablePath,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const tab = await context.newPage();
