@@ -14,7 +14,7 @@ from pathlib import Path
 import fault_build
 import pytest
 
-from iro_metrics.report.publication import OutputsError, Publication, lock_of, previous_of, recover
+from iro_metrics.report.publication import OutputsError, Publication, previous_of, recover
 
 pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
 
