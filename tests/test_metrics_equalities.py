@@ -144,7 +144,8 @@ def test_workforce_with_no_staff_ethnicity_recorded(council):
     for cid, sex, ethnic in (("A", "M", "WBRI"), ("B", "M", "WIRI"), ("C", "F", "BCRB"), ("D", "M", "AIND")):
         c.child(cid, "2012-01-01", sex=sex, ethnic=ethnic).stay(cid, ("2024-05-01", "S", "U4"))
     for iro, sex, end in (("I1", "F", ""), ("I2", "F", ""), ("I3", "M", ""), ("I4", "M", "31/03/2025")):
-        c.record("iro_staff", IRO_ID=iro, FTE="1", START_DATE="01/01/2020", END_DATE=end, AGENCY="0", SEX=sex, ETHNIC="")
+        c.record("iro_staff", IRO_ID=iro, FTE="1", START_DATE="01/01/2020", END_DATE=end, AGENCY="0", SEX=sex,
+                 ETHNIC="")
     t = iro_workforce_diversity(c.model("2024-25", "2024-25")).set_index(["characteristic", "group"])
     cols = ["iros", "iros_pct", "children", "children_pct"]
     assert t.loc[("All", "All"), cols].tolist() == [3, 100.0, 4, 100.0]

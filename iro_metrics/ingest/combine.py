@@ -54,7 +54,8 @@ def close_unrestated(episodes: pd.DataFrame, children_by_return: dict[int, set],
         return episodes
     out = episodes
     for y, nxt in zip(years, years[1:]):
-        gone = (episodes["_year"] == y) & episodes["end_date"].isna() & ~episodes["child_id"].isin(children_by_return[nxt])
+        restated = episodes["child_id"].isin(children_by_return[nxt])
+        gone = (episodes["_year"] == y) & episodes["end_date"].isna() & ~restated
         if not gone.any():
             continue
         this, then = CollectionYear(y), CollectionYear(nxt)

@@ -332,6 +332,9 @@ def xlsx_differences(artefact: str, expected: bytes, found: bytes) -> list[Diffe
                    "layout or styles")]
 
 
+_CELL = r'<c r="([A-Z]+[0-9]+)"(?: [^>]*?t="(\w+)")?[^>]*>(?:<f>[^<]*</f>)?<v>([^<]*)</v>'  # reference, type, value
+
+
 def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
     """(sheet name, cell reference) -> the value shown, from the workbook's XML (standard library)."""
     z = zipfile.ZipFile(io.BytesIO(data))
@@ -346,7 +349,6 @@ def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
     cells = {}
     for name, rid in sheets:
         xml = z.read("xl/" + rels[rid].removeprefix("/xl/")).decode("utf-8")
-        for ref, kind, value in re.findall(r'<c r="([A-Z]+[0-9]+)"(?: [^>]*?t="(\w+)")?[^>]*>(?:<f>[^<]*</f>)?<v>([^<]*)</v>',
-                                           xml):
+        for ref, kind, value in re.findall(_CELL, xml):
             cells[(html.unescape(name), ref)] = shared[int(value)] if kind == "s" else value
     return cells

@@ -77,5 +77,6 @@ def _pn(rng, sixteen: np.ndarray) -> np.ndarray:
         w = np.array([mix[k] for k in keys], dtype=float)
         cdf[name] = np.cumsum(w / w.sum())
     u = rng.random(len(sixteen))
-    pick = np.where(sixteen, np.searchsorted(cdf["old"], u, side="right"), np.searchsorted(cdf["young"], u, side="right"))
+    pick = np.where(sixteen, np.searchsorted(cdf["old"], u, side="right"),
+                    np.searchsorted(cdf["young"], u, side="right"))
     return keys[np.minimum(pick, len(keys) - 1)]
