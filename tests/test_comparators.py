@@ -42,6 +42,7 @@ def region(tmp_path_factory, demo_data) -> Path:
     return root
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("name", list(COUNCILS))
 def test_shipped_values_appear_unchanged(region, name):
     code = COUNCILS[name]
@@ -87,6 +88,7 @@ def test_unknown_council_code_is_an_error():
     with pytest.raises(UsageError, match="not an English council"):
         lookup("E09999999", "2024-25")
 
+@pytest.mark.build
 
 def test_the_synthetic_trend_is_each_years_metrics(region, capsys):
     page = (region / "outputs" / "southwark" / "2024-25" / "appendix.html").read_text()
@@ -130,6 +132,7 @@ def test_update_loads_a_new_release_unchanged(tmp_path):
     with pytest.raises(UsageError, match="columns differ"):
         update(new, "x", data)
 
+@pytest.mark.build
 
 def test_regional_summary(region):
     assert main(["regional", str(region / "outputs"), "--year", "2024-25"]) == 0

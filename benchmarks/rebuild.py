@@ -1,0 +1,71 @@
+"""An officer's rebuild after editing the commentary, against a cold build of the same council.
+
+    python benchmarks/rebuild.py [--rounds 3]
+
+Each round, in fresh processes run one after the other: `iro-report build` of the 450-child synthetic
+council into an empty outputs folder (cold: data read, every figure computed, the notebook executed),
+then a sentence added to the commentary file and `iro-report build` again (only the commentary
+changed: the last build's figures and executed notebook are reused). Wall clock of each command,
+and their ratio; then one in-process run of each, by part. Goal (issue 20): rebuild <= 0.1x cold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+YEAR = "2024-25"
+CLI = [sys.executable, "-m", "iro_metrics"]
+
+
+def _timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _edit(notes: Path, n: int) -> None:
+    text = notes.read_text(encoding="utf-8")
+    notes.write_text(text.replace("## reviews\n", f"## reviews\n\nEdit {n}: we held {{{{ reviews_held }}}} reviews.\n",
+                                  1), encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    rounds = ap.parse_args().rounds
+    from iro_metrics.report.build import build
+    from iro_metrics.synth import SynthConfig, write_council
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_council(root / "data", SynthConfig())
+        params = root / "params" / "bench" / f"{YEAR}.yaml"
+        params.parent.mkdir(parents=True)
+        params.write_text(f"council: Bench Borough\nyear: {YEAR}\ndata: {root / 'data'}\npopulation: 52000\n")
+        notes = params.with_name(f"{YEAR}.commentary.md")
+        rows = []
+        for n in range(rounds):
+            out = root / f"out{n}"
+            cold = _timed([*CLI, "build", str(params), "--outputs", str(out)])
+            _edit(notes, n)
+            again = _timed([*CLI, "build", str(params), "--outputs", str(out)])
+            rows.append((cold, again))
+            print(f"| {n + 1} | {cold:.2f} s | {again:.2f} s | {again / cold:.2f} |", flush=True)
+        print(f"| **median** | | | **{statistics.median(a / c for c, a in rows):.2f}** |")
+        parts: dict[str, dict[str, float]] = {"cold": {}, "commentary only": {}}
+        out = root / "in-process"
+        build(params, outputs=out, timings=parts["cold"])
+        _edit(notes, rounds)
+        build(params, outputs=out, timings=parts["commentary only"])
+        for name, p in parts.items():
+            print(f"{name}: " + ", ".join(f"{k} {v:.2f} s" for k, v in p.items()))
+
+
+if __name__ == "__main__":
+    main()
