@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import html
@@ -22,7 +23,8 @@ from iro_metrics.report.kernel import BuildError
 
 pytestmark = pytest.mark.build  # builds appendices: not in `make test-quick`
 
-OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx"]
+OUTPUTS = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
+           "tables.ods"]
 A11Y = Path(__file__).parent / "a11y"
 
 
@@ -189,6 +191,48 @@ def test_spreadsheet_follows_the_analysis_function_guidance(built):
         numbers = [c for row in ws.iter_rows(min_row=first, min_col=2, values_only=True) for c in row]
         assert not any(isinstance(c, str) and re.fullmatch(r"[\d,.]+", c) for c in numbers)  # numbers as numbers
     assert named == set(csvs) and "c" in symbols
+
+
+def test_opendocument_spreadsheet_has_the_same_sheets(built):
+    """tables.ods for councils on LibreOffice: cover, contents, notes, then one table per sheet below its
+    title lines, numbers stored as numbers (checked against the published CSV)."""
+    from odf.namespaces import OFFICENS
+    from odf.opendocument import load
+    from odf.table import Table, TableCell, TableRow
+
+    folder = out(built)
+    doc = load(str(folder / "tables.ods"))
+    sheets = doc.spreadsheet.getElementsByType(Table)
+    names = [t.getAttribute("name") for t in sheets]
+    csvs = sorted((folder / "tables").glob("*.csv"))
+    assert names[:3] == ["Cover", "Contents", "Notes"] and len(names) == 3 + len(csvs)
+
+    def rows(table) -> list[list[tuple[str, str]]]:
+        return [[(c.getAttrNS(OFFICENS, "value-type") or "", str(c)) for c in r.getElementsByType(TableCell)]
+                for r in table.getElementsByType(TableRow)]
+
+    notes = " ".join(v for r in rows(sheets[2]) for _, v in r)
+    assert "c: suppressed" in notes and "x: not available" in notes
+    contents = rows(sheets[1])
+    for table in sheets[3:]:
+        body = rows(table)
+        assert body[0][0][1].endswith("[note 1] [note 2]")  # the title line first, in A1
+        header = body[3]
+        title = next(r[1][1] for r in contents if r[0][1] == table.getAttribute("name"))
+        with (folder / "tables" / f"{_table_id(title)}.csv").open() as f:
+            published = list(csv.reader(f))
+        assert len(body) - 4 == len(published) - 1 and len(header) == len(published[0])
+        for cells, want in zip(body[4:], published[1:], strict=True):
+            for (kind, shown), text in zip(cells[1:], want[1:], strict=True):
+                assert shown.replace(",", "") == text.replace(",", "") or float(shown) == float(text.replace(",", ""))
+                assert kind == ("string" if text in ("c", "x", "z", "") or not re.fullmatch(r"[\d,.-]+", text)
+                                else "float")
+
+
+def _table_id(title: str) -> str:
+    from iro_metrics.metrics import REGISTRY
+
+    return next(mid for mid, m in REGISTRY.items() if title == f"{m.title}, Demo Borough, 2024-25 [note 1] [note 2]")
 
 
 def test_pdf_footer_and_short_provenance(built):

@@ -65,7 +65,7 @@ def test_untouched_outputs_reproduce(published, capsys):
     assert code == 0, out
     assert "demo-borough/2024-25: REPRODUCES" in out
     assert ("compared: appendix.ipynb (19 code cells), appendix.html, appendix.pdf, appendix.docx, metrics.json, "
-            "tables (") in out and "tables.xlsx, build.json" in out
+            "tables (") in out and "tables.xlsx, tables.ods, build.json" in out
 
 
 def test_a_copy_moved_away_from_its_data_reproduces_as_json(published, tmp_path, capsys, monkeypatch):

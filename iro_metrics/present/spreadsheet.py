@@ -89,3 +89,70 @@ def write_xlsx(tables: dict[str, pd.DataFrame], out: Path, council: str, year: s
         raise (e.__context__ if isinstance(e.__context__, OSError) else OSError(str(e))) from None
     restamp(out, stamp)
     return out
+
+
+def write_ods(tables: dict[str, pd.DataFrame], out: Path, council: str, year: str, threshold: int,
+              when: dt.date) -> Path:
+    """``tables.ods`` (OpenDocument, for councils on LibreOffice) with the same sheets as the workbook:
+    a cover, contents, notes, then one table per sheet below its title lines; numbers stored as numbers;
+    dated ``when`` (not now) so that rebuilding gives the same bytes."""
+    from odf.element import Element
+    from odf.namespaces import nsdict
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    # odfpy declares on each file the namespaces its process has met so far (one dict for the class):
+    # declare every one, in one order, so that the bytes do not depend on what the process wrote before
+    known = {**dict(Element.namespaces), **nsdict}
+    Element.namespaces.clear()
+    Element.namespaces.update(sorted(known.items()))
+
+    def row(values: list[object]) -> TableRow:
+        r = TableRow()
+        for v in values:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cell = TableCell(valuetype="float", value=v)
+                cell.addElement(P(text=f"{v:g}"))
+            else:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text="" if v is None else str(v)))
+            r.addElement(cell)
+        return r
+
+    def add_sheet(name: str, lines: list[str], frame: pd.DataFrame | None = None) -> None:
+        t = Table(name=name)
+        for line in lines:
+            t.addElement(row([line]))
+        if frame is not None:
+            t.addElement(row(list(frame.columns)))
+            for values in frame.itertuples(index=False):
+                t.addElement(row(list(values)))
+        doc.spreadsheet.addElement(t)
+
+    doc = OpenDocumentSpreadsheet()
+    sheets = _sheets(tables)
+    add_sheet("Cover", [f"{council}: Independent Reviewing Officer annual report {year}, tables",
+                        "The published tables of the statistical appendix, one table per worksheet, with disclosure "
+                        "control applied.",
+                        "Symbols: c suppressed; x not available; z not applicable. The Notes worksheet explains them.",
+                        "The same tables are in the appendix (HTML, PDF and Word), in tables.xlsx and as CSV files."])
+    add_sheet("Contents", ["Contents: one table per worksheet"],
+              pd.DataFrame({"Sheet name": [n for n, _, _ in sheets],
+                            "Table title": [_title(mid, council, year) for _, mid, _ in sheets]}))
+    add_sheet("Notes", ["Notes"], notes(threshold))
+    for name, mid, frame in sheets:
+        add_sheet(name, [_title(mid, council, year),
+                         "This worksheet contains one table. Some cells are shown as c, x or z: see the notes sheet.",
+                         "Source: the council's SSDA903 return, computed by iro-metrics [note 3]"], frame)
+    stamp = dt.datetime(when.year, when.month, when.day)
+    doc.meta.addElement(_meta_title(f"{council}: IRO annual report {year}, tables"))
+    doc.save(str(out))
+    restamp(out, stamp, meta_dates=True)
+    return out
+
+
+def _meta_title(text: str):
+    from odf.dc import Title
+
+    return Title(text=text)

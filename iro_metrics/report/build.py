@@ -2,7 +2,7 @@
 
 Writes ``outputs/<council>/<year>/`` (:data:`PUBLISHED`): ``appendix.ipynb`` (the executed notebook),
 ``appendix.html``, ``appendix.pdf``, ``appendix.docx``, ``metrics.json`` (as ``iro-report metrics``),
-``tables/*.csv`` and ``tables.xlsx`` (the breakdown tables as published, with disclosure control).
+``tables/*.csv``, ``tables.xlsx`` and ``tables.ods`` (the breakdown tables as published, with disclosure control).
 Everything is built in a temporary folder beside the
 target and swapped in at the end, so a build that fails part-way leaves the previous outputs untouched.
 """
@@ -27,7 +27,7 @@ from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, Indicator, compute_all, to_json
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_tables, write_tables
-from iro_metrics.present.spreadsheet import write_xlsx
+from iro_metrics.present.spreadsheet import write_ods, write_xlsx
 from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute, replay
 from iro_metrics.report.manifest import MANIFEST, manifest
@@ -41,7 +41,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
 UNITS = {k: m.unit for k, m in REGISTRY.items()}
 #: every artefact a build publishes in ``outputs/<council>/<year>/`` (``tables/`` holds one CSV per table)
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
-             "tables/", MANIFEST]
+             "tables.ods", "tables/", MANIFEST]
 TITLE = "{council}: IRO annual report {year}, statistical appendix"  # of the page and the PDF
 
 
@@ -125,6 +125,7 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
     published = publish_tables(tables, threshold=params.suppression_threshold)
     write_tables(published, work / "tables")
     write_xlsx(published, work / "tables.xlsx", params.council, params.year, params.suppression_threshold, when=when)
+    write_ods(published, work / "tables.ods", params.council, params.year, params.suppression_threshold, when=when)
     clock.lap("spreadsheet")
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
@@ -149,7 +150,7 @@ def _commentary_only(target: Path, params_path: Path, notebook: Path, template: 
     now = manifest(params_path, notebook)["inputs"]
     if {k: v for k, v in before.items() if k != "commentary"} != {k: v for k, v in now.items() if k != "commentary"}:
         return None
-    if not all((target / name).exists() for name in ("metrics.json", "tables", "tables.xlsx")):
+    if not all((target / name).exists() for name in ("metrics.json", "tables", "tables.xlsx", "tables.ods")):
         return None
     template = copy.deepcopy(template)  # a full build after all starts from the template as it was
     C.inject(template, notes, source, _figures(target / "metrics.json"))
@@ -158,6 +159,7 @@ def _commentary_only(target: Path, params_path: Path, notebook: Path, template: 
         return None
     shutil.copy2(target / "metrics.json", work / "metrics.json")
     shutil.copy2(target / "tables.xlsx", work / "tables.xlsx")
+    shutil.copy2(target / "tables.ods", work / "tables.ods")
     shutil.copytree(target / "tables", work / "tables")
     nbformat.write(nb, work / "appendix.ipynb")
     return nb

@@ -170,8 +170,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
         # the pages are a pure function of the outputs: render them from the published outputs while the
         # kernel re-executes, and keep them when the re-executed outputs are the same
         early = pool.submit(_render, copy.deepcopy(published), folder, values)
-        cells, expected_metrics, expected_tables, expected_xlsx = _rerun(published, values, data, local, Path(tmp),
-                                                                         folder)
+        cells, expected_metrics, expected_tables, sheets = _rerun(published, values, data, local, Path(tmp), folder)
         rerun = _rerun_notebook(published, cells)
         page, pdf, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
         docx = _rebuild_docx(page, folder, values)
@@ -189,7 +188,10 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     if "appendix.docx" in present:
         diffs += docx_differences("appendix.docx", docx, (folder / "appendix.docx").read_bytes())
     if "tables.xlsx" in present:
-        diffs += xlsx_differences("tables.xlsx", expected_xlsx, (folder / "tables.xlsx").read_bytes())
+        diffs += xlsx_differences("tables.xlsx", sheets["tables.xlsx"], (folder / "tables.xlsx").read_bytes())
+    if "tables.ods" in present and (folder / "tables.ods").read_bytes() != sheets["tables.ods"]:
+        diffs.append(Difference("tables.ods", "", "the spreadsheet rebuilt from the tables",
+                                "a different file (its tables.xlsx and tables/*.csv twins are compared cell by cell)"))
     if "metrics.json" in present:
         diffs += _metrics_differences(expected_metrics, _text(folder / "metrics.json"))
     for name, text in sorted(expected_tables.items()):
@@ -198,7 +200,8 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     if MANIFEST in present:
         diffs += _manifest_differences(folder / MANIFEST, data, values["year"])
     outcome.checked = [f"appendix.ipynb ({len(cells)} code cells)", "appendix.html", "appendix.pdf", "appendix.docx",
-                       "metrics.json", f"tables ({len(expected_tables)} CSV files)", "tables.xlsx", MANIFEST]
+                       "metrics.json", f"tables ({len(expected_tables)} CSV files)", "tables.xlsx", "tables.ods",
+                       MANIFEST]
     outcome.status = DIFFERS if diffs else REPRODUCES
     return outcome
 
@@ -212,7 +215,7 @@ def _import_first() -> None:
 
 
 def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path, folder: Path,
-           ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str], bytes]:
+           ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str], dict[str, bytes]]:
     """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths;
     then, in the same kernel, ``metrics.json`` and the tables are written from the figures it computed
     (:func:`write_figures`). Returns (code cell number, failed, outputs) per code cell, and the three
@@ -249,7 +252,7 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
         raise CouldNotRun("the re-executed notebook computed no figures to rebuild metrics.json and the tables from")
     tables = {p.name: p.read_text(encoding="utf-8") for p in sorted((rebuilt / "tables").glob("*.csv"))}
     return (cells, (rebuilt / "metrics.json").read_text(encoding="utf-8"), tables,
-            (rebuilt / "tables.xlsx").read_bytes())
+            {name: (rebuilt / name).read_bytes() for name in ("tables.xlsx", "tables.ods")})
 
 
 def write_figures(ctx, folder: str) -> None:
@@ -259,7 +262,7 @@ def write_figures(ctx, folder: str) -> None:
     from iro_metrics.comparators.reconcile import records
     from iro_metrics.metrics import to_json
     from iro_metrics.present.publish import publish_tables, write_tables
-    from iro_metrics.present.spreadsheet import write_xlsx
+    from iro_metrics.present.spreadsheet import write_ods, write_xlsx
 
     out = Path(folder)
     model = SimpleNamespace(data=ctx.data, year=ctx.year)  # all that to_json reads of a model
@@ -269,6 +272,7 @@ def write_figures(ctx, folder: str) -> None:
     published = publish_tables(ctx.tables, threshold=threshold)
     write_tables(published, out / "tables")
     write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
+    write_ods(published, out / "tables.ods", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
     (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
