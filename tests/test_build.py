@@ -162,6 +162,12 @@ def test_a_commentary_only_rebuild_reuses_the_run_and_gives_a_full_builds_bytes(
     build(params, outputs=out)
     assert ran == [1] and checksums(target) == reused
 
+    # a reused output edited by hand since (its SHA-256 is in build.json): not reused, run again
+    metrics = target / "metrics.json"
+    metrics.write_text(metrics.read_text().replace('"value"', '"value" ', 1))
+    build(params, outputs=out)
+    assert ran == [1, 1] and checksums(target) == reused
+
 
 def test_replay_refuses_a_changed_code_cell():
     import nbformat

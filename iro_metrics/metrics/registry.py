@@ -72,7 +72,8 @@ COLUMNS: dict[str, str] = {
     "placements_3plus": "3 or more placements", "placements_3plus_pct": "3 or more placements (%)",
     "long_term_children": "Children in long-term care", "long_term_stable": "Same carer(s) 2+ years",
     "long_term_stability_pct": "Same carer(s) 2+ years (%)", "per_100_children": "Per 100 children",
-    "children_pct": "Children (%)",
+    "children_pct": "Children (%)", "rate_per_10000": "Rate per 10,000", "ratio_to_white": "Ratio to the White group",
+    "population": "Population aged 0 to 17",
 }
 
 

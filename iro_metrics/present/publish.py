@@ -21,14 +21,27 @@ FLAGS = ("attention",)
 SHARES = {"iros_pct": "iros", "children_pct": "children"}
 
 
+#: a count that is the sum of other counts in its row (reviews = on time + late + unknown timeliness;
+#: counted reviews = views conveyed + no participation): shown, it would give away a hidden part
+ROW_TOTALS = {"reviews": ("on_time", "late", "conveyed", "no_participation")}
+
+
 def _hide(counts: pd.DataFrame, threshold: int) -> pd.DataFrame:
     if BLOCK not in counts.columns:
         return suppress_counts(counts, threshold=threshold)
     hidden = pd.DataFrame(False, index=counts.index, columns=counts.columns.drop(BLOCK))
-    for name, block in counts.groupby(BLOCK, sort=False):
-        if name != TOTAL:
-            hidden.loc[block.index] = suppress_counts(block.drop(columns=BLOCK), threshold=threshold)
-    return hidden
+    while True:  # down each block's columns, then across each row's total, until nothing more is hidden
+        before = hidden.copy()
+        for name, block in counts.groupby(BLOCK, sort=False):
+            if name != TOTAL:
+                hidden.loc[block.index] = suppress_counts(block.drop(columns=BLOCK), threshold=threshold,
+                                                          already=hidden.loc[block.index])
+        for total, parts in ROW_TOTALS.items():
+            parts = [p for p in parts if p in hidden.columns]
+            if total in hidden.columns and parts:
+                hidden.loc[hidden[parts].any(axis=1) & (counts[BLOCK] != TOTAL), total] = True
+        if hidden.equals(before):
+            return hidden
 
 
 def publish_table(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:

@@ -26,7 +26,7 @@ def notes(threshold: int) -> pd.DataFrame:
         f"c: suppressed. A count from 1 to {threshold} below the level of the whole council, or a figure that would "
         "reveal one, is not shown (statistical disclosure control); a percentage or median of a hidden count is "
         "hidden too.",
-        "x: not available. z: not applicable.",
+        "x: not available. z: not applicable. –: no cases to take a percentage (or rate) of.",
         "Figures are the council's own, computed from its SSDA903 return by the iro-metrics package. Council-level "
         "totals are shown unrounded, as DfE publishes them."]})
 

@@ -37,14 +37,17 @@ def _secondary_line(values: np.ndarray, hidden: np.ndarray) -> bool:
 
 
 def suppress_counts(counts: pd.DataFrame, threshold: int = 5, rows_total: bool = True,
-                    columns_total: bool = False) -> pd.DataFrame:
+                    columns_total: bool = False, already: pd.DataFrame | None = None) -> pd.DataFrame:
     """Which cells of a table of counts to show as ``c`` (a boolean frame of the same shape).
 
     ``rows_total``: each column adds up to a published total (the usual one-way breakdown, whose
-    total is the council figure); ``columns_total``: each row adds up to a published total too.
+    total is the council figure); ``columns_total``: each row adds up to a published total too;
+    ``already``: cells hidden for another reason, to protect as well.
     """
     values = counts.to_numpy(dtype=float)
     hidden = primary(values, threshold)
+    if already is not None:
+        hidden |= already.to_numpy(dtype=bool)
     changed = True
     while changed:
         changed = False
@@ -62,24 +65,29 @@ def suppress_counts(counts: pd.DataFrame, threshold: int = 5, rows_total: bool =
 
 
 COUNT_FORMAT, PERCENT_FORMAT = "{:,.0f}", "{:.1f}"
+NO_CASES = "–"  # a percentage (or rate) of nothing: metrics.md §8
+#: columns that are a share of something, besides ``*_pct``: missing only when there is nothing to share
+RATES = ("per_100_children",)
 
 
 def published(values: pd.DataFrame, hidden: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
-    """The table as text: hidden cells ``c``, missing values ``x``, the rest formatted (counts with
-    thousands separators; columns named ``*_pct`` or in ``formats`` as given: percentages to one decimal
-    place in tables, as ``metrics.md`` §8 says)."""
+    """The table as text: hidden cells ``c``, missing values ``x`` (``–`` for a percentage or rate,
+    whose only missing value is a denominator of 0), the rest formatted (counts with thousands
+    separators; columns named ``*_pct`` or in ``formats`` as given: percentages to one decimal place in
+    tables, as ``metrics.md`` §8 says)."""
     formats = formats or {}
 
-    def show(v, h, fmt):
+    def show(v, h, fmt, share):
         if h:
             return SUPPRESSED
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return NOT_AVAILABLE
+            return NO_CASES if share else NOT_AVAILABLE
         return fmt.format(v) if isinstance(v, (int, float, np.integer, np.floating)) else str(v)
 
     out = values.copy().astype(object)
     for col in values.columns:
         fmt = formats.get(col, PERCENT_FORMAT if str(col).endswith("pct") else COUNT_FORMAT)
         h = hidden[col] if col in hidden.columns else pd.Series(False, index=values.index)
-        out[col] = [show(v, bool(x), fmt) for v, x in zip(values[col], h, strict=True)]
+        share = str(col).endswith("pct") or col in RATES
+        out[col] = [show(v, bool(x), fmt, share) for v, x in zip(values[col], h, strict=True)]
     return out

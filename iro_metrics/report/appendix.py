@@ -25,7 +25,7 @@ from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, orde
 from iro_metrics.metrics.registry import UNITS, label, show
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
-from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE
+from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from iro_metrics.report import charts
 from iro_metrics.years import CollectionYear
 
@@ -499,25 +499,37 @@ RECONCILIATION_ROWS = 10
 
 def _reconciliation(ctx: Context) -> str:
     """One sentence and one short table: the figures that differ from DfE's published ones, with the
-    causes to check (metrics.md §10). Published values are shown as published."""
+    first cause to check (metrics.md §10). Published values are shown as published. The council's own
+    figure and the size of the difference are shown for whole-council figures only: for a breakdown
+    they could give back a count this appendix suppresses (every figure is in metrics.json)."""
     t = ctx.reconciliation
     if t is None:
         return f"<p>{html.escape(ctx.reconciliation_note)}</p>"
-    out = f"<p>{html.escape(reconciliation_summary(t).split('; differences:')[0])} (metrics.md §10).</p>"
+    out = f"<p>{html.escape(reconciliation_summary(t).split('; differences:')[0])}.</p>"
     differs = t[t["status"] == "differs"]
     if len(differs) > RECONCILIATION_ROWS:  # a short table: the rest are in metrics.json
         out += (f"<p>The first {RECONCILIATION_ROWS} of {len(differs)} differences are shown; every one is in "
                 "metrics.json (reconciliation), and <code>iro-report reconcile</code> lists them.</p>")
         differs = differs.head(RECONCILIATION_ROWS)
     if len(differs):
+        whole = differs["breakdown"].isin(WHOLE_COUNCIL)
         shown = pd.DataFrame({
             "figure": [f"{r.measure}{', ' + r.breakdown + ': ' + r.category if r.breakdown else ''}"
                        for r in differs.itertuples()],
-            "published": differs["published"].astype(str), "computed": differs["computed"].map(lambda v: f"{v:,g}"),
-            "difference": differs["difference"].map(lambda v: f"{v:+,g}"),
+            "published": differs["published"].astype(str),
+            "computed": [f"{v:,g}" if w else SUPPRESSED for v, w in zip(differs["computed"], whole, strict=True)],
+            "difference": [f"{v:+,g}" if w else SUPPRESSED for v, w in zip(differs["difference"], whole, strict=True)],
             "first cause to check": differs["causes"].str.split(";").str[0]})
         out += table_html(shown, "Differences from DfE's published figures", ctx)
+        if not whole.all():
+            out += ("<p>For a breakdown, the council's own figure and the difference are shown as c here, so that "
+                    "no suppressed count can be worked out; the analyst's metrics.json and "
+                    "<code>iro-report reconcile</code> give them.</p>")
     return out
+
+
+#: reconciliation rows about the whole council (not a breakdown): safe to show in full
+WHOLE_COUNCIL = ("", "numerator", "denominator", "percentage")
 
 
 _DONE = {"excluded": "excluded from every figure", "value-excluded": "kept with one value left out of the figures",
@@ -543,7 +555,8 @@ def provenance(ctx: Context) -> None:
     fingerprint = hashlib.sha256(json.dumps(ctx.data.files, sort_keys=True).encode()).hexdigest()
     params = "; ".join(f"{k} {v}" for k, v in ctx.params.items() if v is not None and k != "council")
     rows = [{"item": "Software", "value": f"iro-metrics {__version__}"},
-            {"item": "Input files", "value": f"{len(ctx.data.files):,} files of the {ctx.year.label} return"},
+            {"item": "Input files", "value": f"{len(ctx.data.files):,} files: the returns from "
+                                             f"{ctx.data.earliest_year.label} to {ctx.year.label}"},
             {"item": "Fingerprint of the input files (SHA-256)", "value": fingerprint},
             {"item": "Parameters", "value": params},
             {"item": "Full record", "value": "build.json beside this report: the SHA-256 of every input file, "

@@ -30,7 +30,7 @@ from iro_metrics.present.publish import publish_tables, write_tables
 from iro_metrics.present.spreadsheet import write_ods, write_xlsx
 from iro_metrics.report import commentary as C
 from iro_metrics.report.kernel import Kernel, execute, replay
-from iro_metrics.report.manifest import MANIFEST, manifest
+from iro_metrics.report.manifest import MANIFEST, manifest, output_hashes
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf
@@ -100,8 +100,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     reference = params_path.parent / params.reference_docx if params.reference_docx else None
     to_docx(page, work / "appendix.docx", title, when=when, reference=reference)
     clock.lap("docx")
-    (work / MANIFEST).write_text(json.dumps(manifest(params_path, notebook), indent=2, sort_keys=True) + "\n",
-                                 encoding="utf-8")
+    doc = {**manifest(params_path, notebook), "outputs": output_hashes(work)}
+    (work / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     pub.commit()
 
 
@@ -143,14 +143,15 @@ def _commentary_only(target: Path, params_path: Path, notebook: Path, template: 
     template with this commentary and the previous outputs, as executing it would give (tested byte
     for byte against a full build). None when anything else changed, or the outputs were touched."""
     try:
-        before = json.loads((target / MANIFEST).read_text(encoding="utf-8"))["inputs"]
+        recorded = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+        before, made = recorded["inputs"], recorded["outputs"]
         executed = C.read_notebook(target / "appendix.ipynb")
-    except (OSError, ValueError, KeyError, C.CommentaryError):
+    except (OSError, ValueError, KeyError, TypeError, C.CommentaryError):
         return None
     now = manifest(params_path, notebook)["inputs"]
     if {k: v for k, v in before.items() if k != "commentary"} != {k: v for k, v in now.items() if k != "commentary"}:
         return None
-    if not all((target / name).exists() for name in ("metrics.json", "tables", "tables.xlsx", "tables.ods")):
+    if output_hashes(target) != made:  # the figures and tables are reused only as they were written
         return None
     template = copy.deepcopy(template)  # a full build after all starts from the template as it was
     C.inject(template, notes, source, _figures(target / "metrics.json"))

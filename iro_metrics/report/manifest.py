@@ -36,10 +36,33 @@ def _version(package: str) -> str:
 
 @lru_cache(maxsize=1)
 def _shared_inputs() -> dict[str, str]:
-    """What every council's outputs depend on: the shipped tables and the code version."""
+    """What every council's outputs depend on: the shipped tables, the code (its version, which an
+    editable install or a pull does not change, and the SHA-256 of every file of the package) and
+    the versions of the software it runs on."""
     files = {f"comparators/{p.name}": sha256_file(p) for p in sorted(COMPARATORS.iterdir()) if p.is_file()}
     files["iro-metrics"] = __version__
+    package = Path(__file__).resolve().parents[1]
+    code = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        code.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    files["iro-metrics code"] = code.hexdigest()
+    files.update({f"software/{p}": _version(p) for p in PACKAGES if p != "iro-metrics"})
     return files
+
+
+#: outputs whose SHA-256 build.json records, so that a rebuild that reuses them can tell they are untouched
+REUSED = ("metrics.json", "tables.xlsx", "tables.ods", "tables")
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """The SHA-256 of the outputs a commentary-only rebuild reuses (``tables/`` file by file)."""
+    out = {}
+    for name in REUSED:
+        path = folder / name
+        for f in sorted(path.rglob("*.csv")) if path.is_dir() else [path]:
+            if f.is_file():
+                out[f.relative_to(folder).as_posix()] = sha256_file(f)
+    return out
 
 
 def manifest(params_path: str | Path, notebook: Path) -> dict:
