@@ -224,6 +224,7 @@ def test_opendocument_spreadsheet_has_the_same_sheets(built):
         assert len(body) - 4 == len(published) - 1 and len(header) == len(published[0])
         for cells, want in zip(body[4:], published[1:], strict=True):
             for (kind, shown), text in zip(cells[1:], want[1:], strict=True):
+                text = "z" if text == "–" else text  # the guidance wants letters: – (no cases) is z there
                 assert shown.replace(",", "") == text.replace(",", "") or float(shown) == float(text.replace(",", ""))
                 assert kind == ("string" if text in ("c", "x", "z", "") or not re.fullmatch(r"[\d,.-]+", text)
                                 else "float")

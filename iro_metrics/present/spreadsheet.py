@@ -15,6 +15,7 @@ import pandas as pd
 
 from iro_metrics.metrics import REGISTRY, ordered
 from iro_metrics.metrics.registry import label
+from iro_metrics.present.suppression import NO_CASES, NOT_APPLICABLE
 from iro_metrics.present.zipstamp import restamp
 
 _NUMBER = re.compile(r"^-?[\d,]*\.?\d+$")
@@ -26,7 +27,8 @@ def notes(threshold: int) -> pd.DataFrame:
         f"c: suppressed. A count from 1 to {threshold} below the level of the whole council, or a figure that would "
         "reveal one, is not shown (statistical disclosure control); a percentage or median of a hidden count is "
         "hidden too.",
-        "x: not available. z: not applicable. –: no cases to take a percentage (or rate) of.",
+        "x: not available. z: not applicable, including a percentage or rate of no cases (shown as – in the "
+        "appendix).",
         "Figures are the council's own, computed from its SSDA903 return by the iro-metrics package. Council-level "
         "totals are shown unrounded, as DfE publishes them."]})
 
@@ -40,6 +42,8 @@ def sheet(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _value(v: object) -> object:
+    if v == NO_CASES:  # the guidance wants letters, not a dash: a percentage of nothing is not applicable
+        return NOT_APPLICABLE
     if isinstance(v, str) and _NUMBER.match(v):
         return float(v.replace(",", "")) if "." in v else int(v.replace(",", ""))
     return v
