@@ -57,7 +57,9 @@ def _uasc(m: Model, children: pd.Series) -> pd.Series:
     return children.isin(current).map({True: "UASC", False: "Not UASC"})
 
 
-def _disability(need: pd.Series) -> pd.Series:
+def _disability(m: Model, period_ids: pd.Series) -> pd.Series:
+    """Disability or other need, from the category of need at the start of each period of care."""
+    need = period_ids.map(m.periods.set_index("period_id")["category_of_need"])
     return need.eq(DISABILITY_NEED).fillna(False).map({True: "Disability", False: "Other need"})
 
 
@@ -114,7 +116,7 @@ def equalities_reviews(m: Model) -> pd.DataFrame:
     units = pd.DataFrame({
         "Sex": _sex(m, ids), "Age": _age_band(m, ids, h["review_date"]), "Ethnicity": _ethnicity(m, ids),
         "UASC": _uasc(m, ids),
-        "Disability": _disability(h["period_id"].map(m.periods.set_index("period_id")["category_of_need"])),
+        "Disability": _disability(m, h["period_id"]),
         "on_time": h["on_time"].eq(True).fillna(False), "late": h["on_time"].eq(False).fillna(False),
     })
 
@@ -139,7 +141,7 @@ def equalities_participation(m: Model) -> pd.DataFrame:
     ids = h["child_id"]
     units = pd.DataFrame({
         "Sex": _sex(m, ids), "Ethnicity": _ethnicity(m, ids), "UASC": _uasc(m, ids),
-        "Disability": _disability(h["period_id"].map(m.periods.set_index("period_id")["category_of_need"])),
+        "Disability": _disability(m, h["period_id"]),
         "conveyed": h["participation"].isin(CODES[1:7]), "none": h["participation"].eq("PN7"),
     })
 
@@ -168,7 +170,7 @@ def equalities_stability(m: Model) -> pd.DataFrame:
     units = pd.DataFrame({
         "Sex": _sex(m, ids), "Age": _age_band(m, ids, m.year_end), "Ethnicity": _ethnicity(m, ids),
         "UASC": _uasc(m, ids),
-        "Disability": _disability(cur["period_id"].map(m.periods.set_index("period_id")["category_of_need"])),
+        "Disability": _disability(m, cur["period_id"]),
         "three": three_or_more_placements(m).reindex(cur.index), "cohort": cohort, "stable": stable,
     })
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from iro_metrics.comparators import numeric
 from iro_metrics.metrics.equalities import ATTENTION_MIN, ATTENTION_POINTS, TOTAL
 
 #: (characteristic, group) -> how a sentence names the children of that group
@@ -49,11 +50,16 @@ def who(characteristic: str, group: str) -> str:
     return WHO.get((characteristic, group), f"{group} children")
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(str(text).replace(",", ""))
-    except ValueError:
-        return None
+def group_size(table_id: str, pct: str) -> str:
+    """The column that counts the group a percentage of ``table_id`` is about (its attention rule's size)."""
+    return next(size for p, size, _ in SENTENCES[table_id] if p == pct)
+
+
+def marked(shown: str, overall: str, size: str) -> bool:
+    """Whether a published percentage is marked for attention against the whole council's (both as
+    published; a suppressed or missing one never is)."""
+    value, whole, n = numeric(shown), numeric(overall), numeric(size)
+    return None not in (value, whole, n) and n >= ATTENTION_MIN and abs(value - whole) >= ATTENTION_POINTS - 1e-9
 
 
 def attention_statements(table_id: str, published: pd.DataFrame) -> list[str]:
@@ -62,8 +68,7 @@ def attention_statements(table_id: str, published: pd.DataFrame) -> list[str]:
     out = []
     for _, row in published[published["attention"] == "Yes"].iterrows():
         for pct, size, sentence in SENTENCES.get(table_id, []):
-            value, overall, n = _number(row[pct]), _number(total[pct]), _number(row[size])
-            if None in (value, overall, n) or n < ATTENTION_MIN or abs(value - overall) < ATTENTION_POINTS - 1e-9:
+            if not marked(row[pct], total[pct], row[size]):
                 continue
             text = sentence.format(who=who(row["characteristic"], row["group"]), value=row[pct], all=total[pct])
             out.append(text[:1].upper() + text[1:])

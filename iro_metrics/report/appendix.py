@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from iro_metrics import __version__
+from iro_metrics.comparators import numeric
 from iro_metrics.comparators.reconcile import for_build, records
 from iro_metrics.comparators.reconcile import summary as reconciliation_summary
 from iro_metrics.ingest.load import CouncilData, load_history
@@ -219,7 +220,7 @@ def trends(ctx: Context) -> None:
     council's target where it has one."""
     import seaborn as sns
 
-    from iro_metrics.comparators import numeric, trend
+    from iro_metrics.comparators import trend
 
     _show(_heading("trends"))
     years = list(ctx.history)
@@ -330,7 +331,7 @@ def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> No
 
     labels = published.iloc[:, 0].astype(str).tolist()
     shown = published.iloc[:, 1].astype(str).tolist()
-    values = [_number(v) for v in shown]
+    values = [numeric(v) for v in shown]
     frame = pd.DataFrame({"label": labels, "value": [v or 0.0 for v in values]})
     with charts.theme():
         fig, ax = charts.figure(0.42 * len(labels) + 1.0)
@@ -360,7 +361,7 @@ def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
 
     target = float(ctx.params["timeliness_target"])
     months = [pd.Period(m, "M").strftime("%b") for m in published["month"]]
-    pct = [_number(v) for v in published["on_time_pct"]]
+    pct = [numeric(v) for v in published["on_time_pct"]]
     frame = pd.DataFrame({"month": months, "value": [v or 0.0 for v in pct]})
     with charts.theme():
         fig, ax = charts.figure(3.4)
@@ -612,7 +613,7 @@ def equalities(ctx: Context) -> None:
             continue
         published = publish_table(ctx.tables[mid], threshold)
         for pct, measure in charted.items():
-            group_chart(ctx, published, pct, measure, REGISTRY[mid].title)
+            group_chart(ctx, mid, published, pct, measure)
         said = attention_statements(mid, published) or [no_attention(mid)]
         _show(table_html(published, REGISTRY[mid].title, ctx)
               + "<ul class=\"attention\">" + "".join(f"<li>{html.escape(t)}</li>" for t in said) + "</ul>")
@@ -633,29 +634,18 @@ def equalities(ctx: Context) -> None:
     _show("".join(rest))
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(str(text).replace(",", ""))
-    except ValueError:
-        return None
-
-
-def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, title: str) -> None:
+def group_chart(ctx: Context, table_id: str, published: pd.DataFrame, pct: str, measure: str) -> None:
     """Each group's published percentage as a bar beside a dashed line for all children (seaborn).
     Suppressed or unavailable groups are left out and named in the alt text, which states the finding:
     the groups marked for attention on this measure."""
     import seaborn as sns
 
-    from iro_metrics.metrics.equalities import ATTENTION_MIN, ATTENTION_POINTS
-    from iro_metrics.present.equalities import SENTENCES
+    from iro_metrics.present.equalities import group_size, marked
 
-    size = next(n for p, n, _ in SENTENCES[next(k for k, v in EQUALITIES.items() if pct in v)] if p == pct)
-    overall = _number(published[pct].iloc[0])
-    rows = []
-    for _, r in published.iloc[1:].iterrows():
-        v, n = _number(r[pct]), _number(r[size])
-        flag = None not in (v, n, overall) and n >= ATTENTION_MIN and abs(v - overall) >= ATTENTION_POINTS - 1e-9
-        rows.append((f"{r.characteristic}: {r.group}", v, flag))
+    size, whole = group_size(table_id, pct), published[pct].iloc[0]
+    overall = numeric(whole)
+    rows = [(f"{r.characteristic}: {r.group}", numeric(r[pct]), marked(r[pct], whole, r[size]))
+            for _, r in published.iloc[1:].iterrows()]
     shown = pd.DataFrame([(lab, v) for lab, v, _ in rows if v is not None], columns=["group", "value"])
     left_out = [lab for lab, v, _ in rows if v is None]
     with charts.theme():
@@ -674,10 +664,10 @@ def group_chart(ctx: Context, published: pd.DataFrame, pct: str, measure: str, t
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
     ctx.figures += 1
-    marked = [lab for lab, v, flag in rows if flag and v is not None]
-    alt = (f"Bar chart of {measure} by group, {ctx.year.label}, with a dashed line for all children at "
-           f"{published[pct].iloc[0]}%. "
-           + (f"Marked for attention: {', '.join(marked)}. " if marked else "No group is marked for attention. ")
+    flagged = [lab for lab, _, flag in rows if flag]
+    alt = (f"Bar chart of {measure} by group, {ctx.year.label}, with a dashed line for all children at {whole}%. "
+           + (f"Marked for attention: {', '.join(flagged)}. " if flagged else "No group is marked for attention. ")
            + "; ".join(f"{lab} {v:g}%" for lab, v in shown.itertuples(index=False))
            + (f"; not shown (suppressed or no cases): {', '.join(left_out)}" if left_out else "") + ".")
+    title = REGISTRY[table_id].title
     charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}.")

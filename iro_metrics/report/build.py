@@ -82,9 +82,10 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     notes_file = C.commentary_path(params_path)
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
     source = Path(os.path.relpath(notes_file, target)).as_posix()
+    built = manifest(params_path, notebook)  # after prepare, which may write the commentary skeleton
     when = CollectionYear.parse(params.year).end.date()
     work = pub.work
-    nb = _commentary_only(target, params_path, notebook, template, notes, source, work) if reuse else None
+    nb = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
     if nb is None:
         nb = _execute(params_path, params, data_dir, template, notes, source, work, when, clock, kernel)
     figures = _figures(work / "metrics.json")
@@ -100,7 +101,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     reference = params_path.parent / params.reference_docx if params.reference_docx else None
     to_docx(page, work / "appendix.docx", title, when=when, reference=reference)
     clock.lap("docx")
-    doc = {**manifest(params_path, notebook), "outputs": output_hashes(work)}
+    doc = {**built, "outputs": output_hashes(work)}
     (work / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     pub.commit()
 
@@ -136,8 +137,8 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
     return nb
 
 
-def _commentary_only(target: Path, params_path: Path, notebook: Path, template: nbformat.NotebookNode,
-                     notes: C.Notes, source: str, work: Path) -> nbformat.NotebookNode | None:
+def _commentary_only(target: Path, now: dict[str, str], template: nbformat.NotebookNode, notes: C.Notes,
+                     source: str, work: Path) -> nbformat.NotebookNode | None:
     """When nothing but the commentary changed since the last build (its build.json), that build's
     figures, tables and executed outputs are reused: no data read, no kernel. The notebook is the
     template with this commentary and the previous outputs, as executing it would give (tested byte
@@ -148,7 +149,6 @@ def _commentary_only(target: Path, params_path: Path, notebook: Path, template: 
         executed = C.read_notebook(target / "appendix.ipynb")
     except (OSError, ValueError, KeyError, TypeError, C.CommentaryError):
         return None
-    now = manifest(params_path, notebook)["inputs"]
     if {k: v for k, v in before.items() if k != "commentary"} != {k: v for k, v in now.items() if k != "commentary"}:
         return None
     if output_hashes(target) != made:  # the figures and tables are reused only as they were written
