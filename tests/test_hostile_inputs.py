@@ -163,8 +163,21 @@ def test_identifiers_that_collide_after_removing_zeros_spaces_and_case(council):
     root = council.write("2023-24", "2024-25")
     f = load_council(root, "2024-25").findings.frame()
     hit = f[f["rule"] == "identifier-collision"]
-    assert len(hit) == 4 and set(hit["column"]) == {"CHILD"} and set(hit["value"]) == {""}
+    # each of the four children's header row and episode row
+    assert len(hit) == 8 and set(hit["column"]) == {"CHILD"} and set(hit["value"]) == {""}
     assert not [m for m in hit["message"] for v in ("007", "ab1", "AB1") if v in m]  # no identifier values
+
+
+def test_an_identifier_rekeyed_in_the_episodes_alone_is_a_collision(council):
+    """The header says 42; one year's episodes say 0042 (re-keyed by a case-management migration)."""
+    council.child("42", "2012-01-15").stay("42", ("2023-05-01", "S", "U4"))
+    root = council.write("2023-24", "2024-25")
+    edit(root / "2024-25" / "episodes.csv", "42,01/05/2023", "0042,01/05/2023")
+    f = load_council(root, "2024-25").findings.frame()
+    # the combined header keeps the latest return's row; each episode row is named
+    assert set(f.loc[f["rule"] == "identifier-collision", "file"]) == {"2023-24/episodes.csv", "2024-25/episodes.csv",
+                                                                       "2024-25/header.csv"}
+    assert (f["rule"] == "episode-unknown-child").sum() == 1
 
 
 # --- impossible dates --------------------------------------------------------------------------------

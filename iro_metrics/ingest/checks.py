@@ -101,17 +101,20 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
 
 
 def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -> None:
-    """Header rows whose CHILD differs from another child's only by leading zeros, spaces or case
-    (``7`` in one return, ``007`` in the next): probably one child counted twice."""
-    header = tables.get("header")
-    if header is None or not len(header):
+    """Header and episode rows whose CHILD differs from another child's only by leading zeros, spaces
+    or case (``7`` in one return, ``007`` in the next, in either table): probably one child counted
+    twice."""
+    frames = [tables[t][["child_id", "_file", "_row"]] for t in ("header", "episodes")
+              if t in tables and len(tables[t])]
+    if not frames:
         return
-    ids = header["child_id"].astype("string")
+    rows = pd.concat(frames, ignore_index=True)
+    ids = rows["child_id"].astype("string")
     norm = ids.str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
     variants = ids.groupby(norm).transform("nunique")
     clash = (variants > 1).fillna(False).to_numpy(dtype=bool)
     if clash.any():
-        found.add(F.make(header["_file"][clash], header["_row"][clash], "CHILD", None, "identifier-collision",
+        found.add(F.make(rows["_file"][clash], rows["_row"][clash], "CHILD", None, "identifier-collision",
                          "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "
                          "case: counted as two children; if they are one, write the identifier the same way "
                          "in every file"))
