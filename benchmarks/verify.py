@@ -49,7 +49,7 @@ def parts(root: Path) -> dict[str, float]:
     out["nbval re-execution, metrics.json and tables"] = time.perf_counter() - t
     t = time.perf_counter()
     rerun = V._rerun_notebook(published, cells)
-    page, _ = V._rebuild_page(rerun, notebook.parent, values, V._record(rerun))
+    page, _ = V._rebuild_page(rerun, notebook.parent, values)
     out["HTML"] = time.perf_counter() - t
     t = time.perf_counter()
     V._rebuild_pdf(page, values)

@@ -62,3 +62,25 @@ def os_error_message(e: OSError) -> str:
     """What an operating-system error means for the user, naming the path, and what to do."""
     what = _OS_ERRORS.get(e.errno or 0, f"{e.strerror or e}")
     return f"{e.filename}: {what}" if e.filename else what
+
+
+def describe(e: BaseException | None) -> dict | None:
+    """A package error, or an operating-system one (a full disk...), as plain data, to carry it out of
+    the notebook's kernel (:func:`revive`); None for any other exception, which is a bug, not bad input."""
+    if isinstance(e, FatalDataError):
+        return {"problems": [vars(p) for p in e.problems]}
+    if isinstance(e, IroMetricsError):
+        return {"message": str(e), "type": type(e).__name__}
+    if isinstance(e, OSError):
+        return {"errno": e.errno, "strerror": e.strerror, "filename": e.filename}
+    return None
+
+
+def revive(d: dict) -> Exception:
+    """The error :func:`describe` described, to report as if it had been raised here."""
+    if "problems" in d:
+        return FatalDataError([Problem(**p) for p in d["problems"]])
+    if "errno" in d:
+        return OSError(d["errno"], d["strerror"], d["filename"])
+    kind = {k.__name__: k for k in (MetricError, UsageError)}.get(d.get("type", ""), IroMetricsError)
+    return kind(d["message"])

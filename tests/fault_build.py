@@ -3,8 +3,8 @@ build and publication code (and shutil, whose rmtree runs inside the swap): the 
 SIGKILL there, or an OSError (disk full) is raised there. Forking after the imports keeps each run
 cheap, so a test can afford many.
 
-The notebook, HTML and PDF steps are replaced by cheap stand-ins that write files: what is tested is
-how the outputs are put in place, not what they hold.
+The kernel, the notebook, HTML and PDF steps are replaced by cheap stand-ins that write files: what is
+tested is how the outputs are put in place, not what they hold.
 """
 
 from __future__ import annotations
@@ -34,9 +34,29 @@ class Outcome:
 
 
 def _fake_execute(template: Path, out: Path, parameters: dict, kernel=None) -> nbformat.NotebookNode:
+    """The notebook as run, and what its kernel writes after it: metrics.json and the tables."""
     nb = nbformat.read(template, as_version=4)
     nbformat.write(nb, out)
+    (out.parent / "metrics.json").write_text('{"indicators": {}}\n')
+    (out.parent / "tables").mkdir()
+    (out.parent / "tables" / "cla_by_age.csv").write_text("age,children\n")
+    for name in ("tables.xlsx", "tables.ods"):
+        (out.parent / name).write_bytes(b"PK stand-in")
     return nb
+
+
+class _FakeKernel:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def launch(self) -> None:
+        pass
+
+    def begin(self, code: str):
+        return lambda: None
 
 
 def _fake_pdf(page: str, out: Path, title: str, when, **_) -> None:
@@ -68,7 +88,7 @@ def _child(params: Path, outputs: Path, action: str | None, at: int, report: Pat
         finally:
             sys.settrace(None)
 
-    B.build, B.execute, B.to_pdf = traced_build, _fake_execute, _fake_pdf
+    B.build, B.execute, B.to_pdf, B.Kernel = traced_build, _fake_execute, _fake_pdf, _FakeKernel
     B.to_html = lambda nb, title, draft=True: f"<html><title>{title}</title>{len(nb.cells)} cells</html>"
     code = cli(["build", str(params), "--outputs", str(outputs)])
     report.with_suffix(".lines").write_text(str(count))

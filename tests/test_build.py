@@ -60,10 +60,25 @@ def test_data_is_relative_to_the_params_file(tmp_path):
 
 
 @pytest.mark.build
-def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
-    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
+def test_build_writes_metrics_and_published_tables(params, tmp_path, monkeypatch):
+    import nbformat
+
+    import iro_metrics.ingest.load
+    import iro_metrics.metrics
+
+    def refuse(*_a, **_k):
+        raise AssertionError("build computed figures itself: the notebook computes them, once")
+
+    with monkeypatch.context() as m:  # the figures come from the notebook's kernel, not from this process
+        for func in (iro_metrics.ingest.load.load_council, iro_metrics.metrics.compute_all):
+            m.setattr(func, "__code__", refuse.__code__)  # wherever the function was imported
+        assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
     out = tmp_path / "out" / "demo-borough" / "2024-25"
     assert (out / "metrics.json").is_file() and len(list((out / "tables").glob("*.csv"))) >= 15
+    recorded = next(o["data"]["application/json"] for c in nbformat.read(out / "appendix.ipynb", 4).cells
+                    for o in c.get("outputs", []) if "application/json" in o.get("data", {}))
+    published = json.loads((out / "metrics.json").read_text())["indicators"]
+    assert {k: v["value"] for k, v in published.items()} == {k: v["value"] for k, v in recorded["indicators"].items()}
     first = checksums(out)
     build(params, outputs=tmp_path / "out")
     assert checksums(out) == first  # byte-identical rebuild
@@ -72,7 +87,7 @@ def test_build_writes_metrics_and_published_tables(params, tmp_path, capsys):
 
 
 @pytest.mark.build
-def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data):
+def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data, capsys):
     build(params, outputs=tmp_path / "out")
     out = tmp_path / "out" / "demo-borough" / "2024-25"
     before = checksums(out)
@@ -83,6 +98,10 @@ def test_a_failed_build_leaves_the_previous_outputs(params, tmp_path, demo_data)
     params.write_text(params.read_text().replace(str(demo_data), str(broken)))
     assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 1
     assert checksums(out) == before
+    # the notebook's kernel met the bad file: said as plainly as if build had read it itself
+    err = capsys.readouterr().err
+    assert "error: the data cannot be used" in err and "2024-25/episodes.csv: " in err
+    assert "notebook failed" not in err and "internal error" not in err
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -135,10 +154,9 @@ def test_a_commentary_only_rebuild_reuses_the_run_and_gives_a_full_builds_bytes(
     notes.write_text(notes.read_text().replace("## reviews\n", "## reviews\n\nWe held {{ reviews_held }} reviews.\n"))
 
     def refuse(*_a, **_k):
-        raise AssertionError("read the data or ran the notebook although only the commentary changed")
+        raise AssertionError("ran the notebook (which reads the data) although only the commentary changed")
 
     with monkeypatch.context() as m:
-        m.setattr(B, "load_council", refuse)
         m.setattr(B, "execute", refuse)
         build(params, outputs=out)
     reused = checksums(target)

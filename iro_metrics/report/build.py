@@ -9,36 +9,28 @@ target and swapped in at the end, so a build that fails part-way leaves the prev
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
 import time
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 
 import nbformat
 
-from iro_metrics.comparators import lookup
-from iro_metrics.comparators.reconcile import for_build, records
-from iro_metrics.ingest.load import load_council
-from iro_metrics.ingest.population import read_population_by_ethnicity
-from iro_metrics.metrics import REGISTRY, Indicator, compute_all, to_json
-from iro_metrics.model import build_model
-from iro_metrics.present.publish import publish_tables, write_tables
-from iro_metrics.present.spreadsheet import write_ods, write_xlsx
 from iro_metrics.report import commentary as C
+from iro_metrics.report.figures import after_last_cell, names, quotable
 from iro_metrics.report.kernel import Kernel, execute, replay
 from iro_metrics.report.manifest import MANIFEST, manifest, output_hashes
 from iro_metrics.report.params import Params, load_params
 from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf
-from iro_metrics.report.word import to_docx
+from iro_metrics.report.word import start_docx
 from iro_metrics.years import CollectionYear
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
-UNITS = {k: m.unit for k, m in REGISTRY.items()}
 #: every artefact a build publishes in ``outputs/<council>/<year>/`` (``tables/`` holds one CSV per table)
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
              "tables.ods", "tables/", MANIFEST]
@@ -83,58 +75,68 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     notes = C.prepare(notes_file, target / "appendix.ipynb", C.sections(template), discard_notebook_edits, final)
     source = Path(os.path.relpath(notes_file, target)).as_posix()
     built = manifest(params_path, notebook)  # after prepare, which may write the commentary skeleton
-    when = CollectionYear.parse(params.year).end.date()
     work = pub.work
     nb = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
-    if nb is None:
-        nb = _execute(params_path, params, data_dir, template, notes, source, work, when, clock, kernel)
-    figures = _figures(work / "metrics.json")
-    title = TITLE.format(council=params.council, year=params.year)
-    page = to_html(_with_figures(nb, figures), title, draft=not final)
-    (work / "appendix.html").write_text(page, encoding="utf-8")
-    clock.lap("html")
-    try:
-        to_pdf(page, work / "appendix.pdf", title, when=when, draft=not final, footer=params.council)
-    except RenderError as e:
-        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
-    clock.lap("pdf")
-    reference = params_path.parent / params.reference_docx if params.reference_docx else None
-    to_docx(page, work / "appendix.docx", title, when=when, reference=reference)
-    clock.lap("docx")
+    if nb is not None:
+        _render(nb, params, params_path, work, final, clock)
+    else:
+        with contextlib.ExitStack() as stack:
+            if kernel is None:
+                kernel = stack.enter_context(Kernel())
+            kernel.launch()  # it starts while this process prepares the run
+            C.check_quotes(notes, names())  # a bad quote fails now, naming the section
+            nb = _execute(params_path, params, data_dir, template, work, kernel)
+            clock.lap("execute")
+            # the figures are written in the kernel while the page, the PDF and the Word paper are made here
+            figures_written = kernel.begin(after_last_cell(work))
+            try:
+                C.inject(nb, notes, source, quotable(nb))
+                nbformat.write(nb, work / "appendix.ipynb")
+                _render(nb, params, params_path, work, final, clock)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the kernel is left idle; the first error is the one to tell
+                    figures_written()
+                raise
+            figures_written()
+            clock.lap("figures")
     doc = {**built, "outputs": output_hashes(work)}
     (work / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     pub.commit()
 
 
-def _execute(params_path: Path, params: Params, data_dir: Path, template: nbformat.NotebookNode, notes: C.Notes,
-             source: str, work: Path, when: date, clock: _Clock, kernel: Kernel | None) -> nbformat.NotebookNode:
-    """Compute every figure, write metrics.json and the published tables, and execute the notebook."""
-    data = load_council(data_dir, params.year, la=params.la, cut_at_gap=params.cut_at_gap)  # fails early, clearly
-    by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
-    model = build_model(data, population=params.population,
-                        population_by_ethnicity=read_population_by_ethnicity(by_ethnicity) if by_ethnicity else None)
-    indicators, tables = compute_all(model)
-    clock.lap("metrics")
+def _execute(params_path: Path, params: Params, data_dir: Path, template: nbformat.NotebookNode, work: Path,
+             kernel: Kernel) -> nbformat.NotebookNode:
+    """Execute the notebook, which computes every figure, once (the commentary goes in afterwards)."""
     local = (params_path.parent / params.comparators).resolve() if params.comparators else None
-    comparators = lookup(params.la_code, params.year, local=local) if params.la_code else None
-    # a bad figure quote fails now, naming the section
-    C.inject(template, notes, source, C.figures(indicators, UNITS))
-    reconciled, _ = for_build(model, params.la_code)
-    doc = to_json(model, council=params.council, computed=(indicators, tables), comparators=comparators,
-                  reconciliation=records(reconciled))
-    (work / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    published = publish_tables(tables, threshold=params.suppression_threshold)
-    write_tables(published, work / "tables")
-    write_xlsx(published, work / "tables.xlsx", params.council, params.year, params.suppression_threshold, when=when)
-    write_ods(published, work / "tables.ods", params.council, params.year, params.suppression_threshold, when=when)
-    clock.lap("spreadsheet")
+    by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
     nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity, params_path),
                  kernel)
     (work / "template.ipynb").unlink()
-    clock.lap("execute")
     return nb
+
+
+def _render(nb: nbformat.NotebookNode, params: Params, params_path: Path, work: Path, final: bool,
+            clock: _Clock) -> None:
+    """The page, the PDF and the Word paper, from the executed notebook with its commentary (pandoc
+    writes the Word paper in the background while the PDF is typeset)."""
+    figures = quotable(nb)
+    title = TITLE.format(council=params.council, year=params.year)
+    when = CollectionYear.parse(params.year).end.date()
+    page = to_html(_with_figures(nb, figures), title, draft=not final)
+    (work / "appendix.html").write_text(page, encoding="utf-8")
+    clock.lap("html")
+    reference = params_path.parent / params.reference_docx if params.reference_docx else None
+    docx_written = start_docx(page, work / "appendix.docx", title, when=when, reference=reference)
+    try:
+        to_pdf(page, work / "appendix.pdf", title, when=when, draft=not final, footer=params.council)
+    except RenderError as e:
+        docx_written()
+        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
+    clock.lap("pdf")
+    docx_written()
+    clock.lap("docx")
 
 
 def _commentary_only(target: Path, now: dict[str, str], template: nbformat.NotebookNode, notes: C.Notes,
@@ -154,7 +156,7 @@ def _commentary_only(target: Path, now: dict[str, str], template: nbformat.Noteb
     if output_hashes(target) != made:  # the figures and tables are reused only as they were written
         return None
     template = copy.deepcopy(template)  # a full build after all starts from the template as it was
-    C.inject(template, notes, source, _figures(target / "metrics.json"))
+    C.inject(template, notes, source, quotable(executed))
     nb = replay(template, executed)
     if nb is None:
         return None
@@ -164,13 +166,6 @@ def _commentary_only(target: Path, now: dict[str, str], template: nbformat.Noteb
     shutil.copytree(target / "tables", work / "tables")
     nbformat.write(nb, work / "appendix.ipynb")
     return nb
-
-
-def _figures(metrics: Path) -> dict[str, str]:
-    """The figures commentary can quote, from a build's metrics.json."""
-    doc = json.loads(metrics.read_text(encoding="utf-8"))
-    indicators = {k: Indicator(v["value"], v["numerator"], v["denominator"]) for k, v in doc["indicators"].items()}
-    return C.figures(indicators, UNITS)
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,

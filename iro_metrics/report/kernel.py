@@ -12,21 +12,28 @@ the council's parameters) and executed by nbclient, papermill's own engine, on t
 
 from __future__ import annotations
 
+import ast
 import copy
-
+import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import nbformat
 
-from iro_metrics.errors import IroMetricsError
+from iro_metrics.errors import IroMetricsError, revive
 
 KERNEL_NAME = "python3"
 START_TIMEOUT = 60  # seconds for a kernel to start and answer
+AFTER_TIMEOUT = 300  # seconds for the code run after a notebook (writing the figures) to finish
 # a kernel's command history stays in memory: kernels running side by side must not share a file
 _ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 _RESET = "from iro_metrics.report.kernel import reset_state\nreset_state({home!r})"
+# the error a cell raised, as plain data when it is the package's own (bad input, not a bug)
+_LAST_ERROR = ("__import__('json').dumps(__import__('iro_metrics.errors').errors.describe("
+               "getattr(__import__('sys'), 'last_value', None)))")
 
 
 class BuildError(IroMetricsError):
@@ -51,6 +58,7 @@ class Kernel:
         self.runs = 0  # notebooks run by the current kernel process
         self.started = 0  # kernel processes started so far
         self._km = self._kc = None
+        self._ready = False
         fd, log = tempfile.mkstemp(prefix="iro-kernel-", suffix=".log")
         os.close(fd)
         self._log = Path(log)
@@ -66,44 +74,97 @@ class Kernel:
         self._stop()
         self._log.unlink(missing_ok=True)
 
+    def launch(self) -> None:
+        """Start the kernel process now without waiting for it, so that the caller's own work overlaps
+        its start-up (a no-op when a kernel is running and may run another notebook)."""
+        if self._km is None or self.runs >= self.reuse:
+            self._restart()
+
     def run(self, nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-        """Execute ``nb`` in place with ``cwd`` as the working folder; raise :class:`BuildError`
-        naming the failing cell."""
+        """Execute ``nb`` in place with ``cwd`` as the working folder. A cell that fails on bad input
+        raises that error as the package would have raised it here (a
+        :class:`~iro_metrics.errors.FatalDataError` names file, row and column); any other failure
+        raises :class:`BuildError` naming the cell."""
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-        if self._km is None or self.runs >= self.reuse:
-            self._restart()
-        self.runs += 1
-        client = NotebookClient(nb, km=self._km, kernel_name=KERNEL_NAME, startup_timeout=START_TIMEOUT)
-        client.kc = self._kc  # reuse this kernel's client: nbclient then leaves kernel and client running
+        self.launch()
         try:
+            self._wait_ready()
+            if self.runs:  # a warm kernel: put it back as a fresh one would be
+                self._silent(_RESET.format(home=self._home))
+            self.runs += 1
+            client = NotebookClient(nb, km=self._km, kernel_name=KERNEL_NAME, startup_timeout=START_TIMEOUT)
+            client.kc = self._kc  # reuse this kernel's client: nbclient then leaves kernel and client running
             self._silent(f"import os; os.chdir({str(cwd)!r})")
             client.execute()
         except CellExecutionError as e:
+            problem = self._last_error()
             self._stop()  # a failure may leave anything behind: the next notebook gets a new kernel
+            if problem is not None:
+                raise revive(problem) from None
             cell = next((c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))),
                         None)
             where = f" in cell {cell.execution_count}" if cell is not None else ""
             raise BuildError(f"the appendix notebook failed{where}: {e.ename}: {e.evalue}") from None
         except (DeadKernelError, RuntimeError, TimeoutError) as e:
-            self._stop()
-            raise KernelError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
-                              ) from None
-        if self.runs < self.reuse:
-            self._silent(_RESET.format(home=self._home))
+            self._fail(e)
         return nb
 
-    def _silent(self, code: str) -> None:
-        """Run ``code`` in the kernel without output or history; raise if it fails."""
+    def begin(self, code: str) -> Callable[[], None]:
+        """Start running ``code`` (which may use what the last notebook computed) in the kernel, silently,
+        and return at once; the function returned waits for it to finish and raises as :meth:`run`
+        does (an operating-system error, such as a full disk, as itself)."""
+        from jupyter_core.utils import run_sync
+
+        msg_id = self._kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+
+        def wait() -> None:
+            try:
+                while True:
+                    reply = run_sync(self._kc.get_shell_msg)(timeout=AFTER_TIMEOUT)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        break
+            except Exception as e:  # noqa: BLE001 - the kernel died or did not answer in time
+                self._fail(e)
+            if reply["content"]["status"] != "ok":
+                problem = self._last_error()
+                self._stop()
+                if problem is not None:
+                    raise revive(problem)
+                raise BuildError(f"writing the figures after the notebook failed: {reply['content'].get('ename')}: "
+                                 f"{reply['content'].get('evalue')}")
+
+        return wait
+
+    def _fail(self, e: BaseException) -> NoReturn:
+        self._stop()
+        raise KernelError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
+                          ) from None
+
+    def _silent(self, code: str, **expressions: str) -> dict:
+        """Run ``code`` in the kernel without output or history, raise if it fails; returns the values
+        of ``expressions`` (their text)."""
         from jupyter_core.utils import run_sync
 
         reply = run_sync(self._kc.execute_interactive)(code, silent=True, store_history=False,
-                                                       timeout=START_TIMEOUT, output_hook=lambda _msg: None)
+                                                       user_expressions=expressions, timeout=START_TIMEOUT,
+                                                       output_hook=lambda _msg: None)
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+        return {k: v.get("data", {}).get("text/plain") for k, v in reply["content"].get("user_expressions", {}).items()}
+
+    def _last_error(self) -> dict | None:
+        """The package (or operating-system) error the kernel last raised, as
+        :func:`~iro_metrics.errors.describe` gives it."""
+        try:
+            text = self._silent("pass", error=_LAST_ERROR)["error"]
+            return json.loads(ast.literal_eval(text)) if text else None
+        except (RuntimeError, TimeoutError, ValueError, SyntaxError):
+            return None
 
     def _restart(self) -> None:
+        """Start a new kernel process (stopping any running one); :meth:`_wait_ready` waits for it."""
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
@@ -113,15 +174,21 @@ class Kernel:
             run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log, extra_arguments=_ARGUMENTS)
         kc = km.client()
         kc.start_channels()
+        self._km, self._kc, self.runs, self._ready = km, kc, 0, False
+        self.started += 1
+
+    def _wait_ready(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self._ready:
+            return
         try:
-            run_sync(kc.wait_for_ready)(timeout=START_TIMEOUT)
+            run_sync(self._kc.wait_for_ready)(timeout=START_TIMEOUT)
         except RuntimeError as e:
-            self._km, self._kc = km, kc
             self._stop()
             raise KernelError(f"the notebook kernel would not start: {e}\n"
                               f"{self._log.read_text(errors='replace')[-2000:]}") from None
-        self._km, self._kc, self.runs = km, kc, 0
-        self.started += 1
+        self._ready = True
 
     def _stop(self) -> None:
         from jupyter_core.utils import run_sync
@@ -161,8 +228,8 @@ def reset_state(home: str) -> None:
 
 
 def execute(template: Path, out: Path, parameters: dict, kernel: Kernel | None = None) -> nbformat.NotebookNode:
-    """Parameterise ``template`` (papermill's injected cell), run it in ``out``'s folder on ``kernel``
-    (a fresh one when None) and write it to ``out``, tidied so that the same inputs give the same file."""
+    """Parameterise ``template`` (papermill's injected cell) and run it in ``out``'s folder on ``kernel``
+    (a fresh one when None); returns it tidied so that the same inputs give the same notebook."""
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -173,7 +240,6 @@ def execute(template: Path, out: Path, parameters: dict, kernel: Kernel | None =
     else:
         kernel.run(nb, out.parent)
     tidy(nb)
-    nbformat.write(nb, out)
     return nb
 
 

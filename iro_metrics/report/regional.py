@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 
 from iro_metrics.errors import UsageError
@@ -63,6 +64,7 @@ def build_regional(outputs: str | Path, year: str) -> Path:
     with Publication(target, what="regional summary") as pub:
         out = pub.work / "regional.ipynb"
         nb = execute(NOTEBOOK, out, {"outputs": os.path.relpath(outputs, pub.work), "year": year})
+        nbformat.write(nb, out)
         (pub.work / "regional.html").write_text(to_html(nb, f"Regional summary {year}", draft=False), encoding="utf-8")
         pub.commit()
     return target

@@ -31,7 +31,6 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import nbformat
 
@@ -42,6 +41,7 @@ from iro_metrics.report.appendix import REPORT_SECTIONS
 from iro_metrics.report.compare import (Difference, csv_differences, docx_differences, html_differences, html_words,
                                         json_differences, pdf_differences, word_differences, xlsx_differences)
 from iro_metrics.report.build import PUBLISHED
+from iro_metrics.report.figures import after_last_cell, quotable
 from iro_metrics.report.manifest import MANIFEST
 from iro_metrics.report.params import Params
 
@@ -218,7 +218,7 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
            ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str], dict[str, bytes]]:
     """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths;
     then, in the same kernel, ``metrics.json`` and the tables are written from the figures it computed
-    (:func:`write_figures`). Returns (code cell number, failed, outputs) per code cell, and the three
+    (:func:`~iro_metrics.report.figures.write_figures`). Returns (code cell number, failed, outputs) per code cell, and the three
     rebuilds. A notebook that fails before it has loaded the data could not be run."""
     from iro_metrics.report.nbval_capture import run_nbval
 
@@ -234,8 +234,9 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
     cell.source = "\n".join(lines)
     (scratch / "run").mkdir()
     path, rebuilt = scratch / "run" / "appendix.ipynb", scratch / "rebuilt"
+    rebuilt.mkdir()
     nbformat.write(nb, path)
-    after = f"from iro_metrics.report.verify import write_figures\nwrite_figures(ctx, {str(rebuilt)!r})"
+    after = after_last_cell(rebuilt)
     capture, log = run_nbval(path, SANITISER, after)
     if not capture.outputs:  # not one cell ran: the kernel did not start (a busy machine); worth one retry
         capture, log = run_nbval(path, SANITISER, after)
@@ -255,27 +256,6 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
             {name: (rebuilt / name).read_bytes() for name in ("tables.xlsx", "tables.ods")})
 
 
-def write_figures(ctx, folder: str) -> None:
-    """Run in the kernel that re-executed the notebook, after its last cell: ``metrics.json`` and the
-    published tables, written as ``build`` writes them, from the figures the notebook computed (its
-    ``ctx``), so that they are computed once and tied to the notebook."""
-    from iro_metrics.comparators.reconcile import records
-    from iro_metrics.metrics import to_json
-    from iro_metrics.present.publish import publish_tables, write_tables
-    from iro_metrics.present.spreadsheet import write_ods, write_xlsx
-
-    out = Path(folder)
-    model = SimpleNamespace(data=ctx.data, year=ctx.year)  # all that to_json reads of a model
-    doc = to_json(model, council=ctx.council, computed=(ctx.indicators, ctx.tables), comparators=ctx.comparators,
-                  reconciliation=records(ctx.reconciliation))
-    threshold = ctx.params["suppression_threshold"]
-    published = publish_tables(ctx.tables, threshold=threshold)
-    write_tables(published, out / "tables")
-    write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
-    write_ods(published, out / "tables.ods", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
-    (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-
-
 # --- rebuilding the pages ---------------------------------------------------------------------------
 
 def _rerun_notebook(published, cells: list[tuple[int, bool, list]]) -> nbformat.NotebookNode:
@@ -286,25 +266,18 @@ def _rerun_notebook(published, cells: list[tuple[int, bool, list]]) -> nbformat.
     return nb
 
 
-def _record(nb) -> dict:
-    """The figures the notebook recorded (its one JSON output)."""
-    return next((r for c in nb.cells if (r := _json_output(c.get("outputs", [])))), {})
-
-
 def _json_output(outputs: list) -> dict:
     return next((o["data"]["application/json"] for o in outputs if "application/json" in o.get("data", {})), {})
 
 
-def _rebuild_page(nb, folder: Path, values: dict, record: dict) -> tuple[str, list[str]]:
+def _rebuild_page(nb, folder: Path, values: dict) -> tuple[str, list[str]]:
     """The HTML page from the re-executed notebook and the commentary file it records (the published
     notebook's own commentary when that file is not at hand), with quoted figures rendered."""
-    from iro_metrics.metrics import REGISTRY
     from iro_metrics.report.build import TITLE
     from iro_metrics.report.render import to_html
 
     notes = []
-    indicators = {k: SimpleNamespace(**v) for k, v in record.get("indicators", {}).items()}
-    figures = C.figures(indicators, {k: REGISTRY[k].unit for k in indicators if k in REGISTRY})
+    figures = quotable(nb)
     source = nb.metadata.get("iro", {}).get("commentary_file")
     path = (folder / source).resolve() if source else None
     try:
@@ -353,7 +326,7 @@ def _rebuild_docx(page: str, folder: Path, values: dict) -> bytes:
 
 def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, list[str]]:
     """The page and the PDF of ``nb`` (changed in place: commentary injected and rendered), and notes."""
-    page, notes = _rebuild_page(nb, folder, values, _record(nb))
+    page, notes = _rebuild_page(nb, folder, values)
     final = bool(nb.metadata.get("iro", {}).get("final", False))
     return page, _rebuild_pdf(page, {**values, "_final": final}), notes
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from iro_metrics.present.zipstamp import restamp
-from iro_metrics.report.render import _images_to_files
+from iro_metrics.report.render import RenderError, _images_to_files
 
 #: what the page has that a Word paper does not: the contents list (Word builds its own) and the
 #: table wrappers' scrolling
@@ -23,21 +25,36 @@ def to_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB"
             reference: Path | None = None) -> None:
     """Write ``out`` from the appendix page; headings stay headings, tables keep their header row,
     every chart is an image with alt text; document title and language are set."""
+    start_docx(page, out, title, when, lang, reference)()
+
+
+def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
+               reference: Path | None = None) -> Callable[[], None]:
+    """:func:`to_docx` with pandoc running in the background: returns at once, and the function
+    returned waits for pandoc (raising :class:`~iro_metrics.report.render.RenderError` if it failed)
+    and restamps the file."""
     import pypandoc
 
     stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
-    with tempfile.TemporaryDirectory() as tmp:
-        page = _images_to_files(_NAV.sub("", page), Path(tmp))
-        args = ["--standalone", "--quiet", "-M", f"title={title}", "-M", f"lang={lang}", f"--resource-path={tmp}"]
-        if reference is not None:
-            args.append(f"--reference-doc={reference}")
-        saved = os.environ.get("SOURCE_DATE_EPOCH")
-        os.environ["SOURCE_DATE_EPOCH"] = str(int(stamp.timestamp()))  # pandoc dates the document by it
+    tmp = tempfile.TemporaryDirectory()
+    folder = Path(tmp.name)
+    source = folder / "appendix.html"
+    source.write_text(_images_to_files(_NAV.sub("", page), folder), encoding="utf-8")
+    args = [pypandoc.get_pandoc_path(), str(source), "--from=html", "--to=docx", f"--output={out}", "--standalone",
+            "--quiet", "-M", f"title={title}", "-M", f"lang={lang}", f"--resource-path={folder}"]
+    if reference is not None:
+        args.append(f"--reference-doc={reference}")
+    # pandoc dates the document by SOURCE_DATE_EPOCH: the date of the return, not today
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(int(stamp.timestamp()))}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait() -> None:
         try:
-            pypandoc.convert_text(page, "docx", format="html", outputfile=str(out), extra_args=args)
+            _, err = proc.communicate()
         finally:
-            if saved is None:
-                del os.environ["SOURCE_DATE_EPOCH"]
-            else:
-                os.environ["SOURCE_DATE_EPOCH"] = saved
-    restamp(out, stamp.replace(tzinfo=None))
+            tmp.cleanup()
+        if proc.returncode != 0:
+            raise RenderError(f"pandoc could not write {out.name}: {err.decode(errors='replace').strip()[:500]}")
+        restamp(out, stamp.replace(tzinfo=None))
+
+    return wait
