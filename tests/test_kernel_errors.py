@@ -1,0 +1,41 @@
+"""What crosses from the notebook's kernel to the build: errors kept as the user should read them, and
+the start-up import that no command pays for any more."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+
+from iro_metrics.errors import FatalDataError, IroMetricsError, MetricError, Problem, UsageError, describe, revive
+
+
+def test_a_data_error_crosses_with_file_row_and_column():
+    e = FatalDataError([Problem("2024-25/episodes.csv", "expected a date", column="DECOM", row=7),
+                        Problem("2024-25/header.csv", "the file is empty")])
+    back = revive(describe(e))
+    assert isinstance(back, FatalDataError) and back.problems == e.problems
+    assert str(back) == ("2024-25/episodes.csv, row 7, column DECOM: expected a date\n"
+                         "2024-25/header.csv: the file is empty")
+
+
+def test_other_package_errors_keep_their_message_and_known_kind():
+    assert type(revive(describe(MetricError("Reviews: metric reviews_held failed")))) is MetricError
+    assert type(revive(describe(UsageError("no such year")))) is UsageError
+    other = revive(describe(type("ParamsLikeError", (IroMetricsError,), {})("population: expected a number")))
+    assert type(other) is IroMetricsError and str(other) == "population: expected a number"
+
+
+def test_a_full_disk_crosses_as_itself_and_a_bug_does_not_cross():
+    back = revive(describe(OSError(errno.ENOSPC, "No space left on device", "/out/tables.xlsx")))
+    assert isinstance(back, OSError) and back.errno == errno.ENOSPC and back.filename == "/out/tables.xlsx"
+    assert describe(ZeroDivisionError("division by zero")) is None and describe(None) is None
+
+
+def test_reading_a_notebook_no_longer_compiles_the_iri_grammar():
+    code = ("import sys, iro_metrics.report, nbformat, jsonschema\n"
+            "print('rfc3987_syntax.syntax_helpers' in sys.modules)\n"
+            "fc = jsonschema.FormatChecker()\n"
+            "print(fc.conforms('https://example.org/a', 'iri'), fc.conforms('not an iri', 'iri'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "False"]  # not imported at start; the check itself still works when used
