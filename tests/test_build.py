@@ -72,15 +72,16 @@ def test_build_writes_metrics_and_published_tables(params, tmp_path, monkeypatch
     with monkeypatch.context() as m:  # the figures come from the notebook's kernel, not from this process
         for func in (iro_metrics.ingest.load.load_council, iro_metrics.metrics.compute_all):
             m.setattr(func, "__code__", refuse.__code__)  # wherever the function was imported
-        assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 0
-    out = tmp_path / "out" / "demo-borough" / "2024-25"
+        m.chdir(tmp_path)  # the default outputs folder, relative to where the command is given
+        assert main(["build", str(params)]) == 0
+    out = tmp_path / "outputs" / "demo-borough" / "2024-25"
     assert (out / "metrics.json").is_file() and len(list((out / "tables").glob("*.csv"))) >= 15
     recorded = next(o["data"]["application/json"] for c in nbformat.read(out / "appendix.ipynb", 4).cells
                     for o in c.get("outputs", []) if "application/json" in o.get("data", {}))
     published = json.loads((out / "metrics.json").read_text())["indicators"]
     assert {k: v["value"] for k, v in published.items()} == {k: v["value"] for k, v in recorded["indicators"].items()}
     first = checksums(out)
-    build(params, outputs=tmp_path / "out")
+    build(params, outputs=tmp_path / "outputs")
     assert checksums(out) == first  # byte-identical rebuild
     # no leftovers; the (empty) lock file stays, as removing it would race with a build starting
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == [".2024-25.lock"]

@@ -37,7 +37,8 @@ def write_figures(ctx, folder: str | Path) -> None:
 
 def after_last_cell(folder: str | Path) -> str:
     """The code a kernel runs after the notebook's last cell to write its figures into ``folder``."""
-    return f"from iro_metrics.report.figures import write_figures\nwrite_figures(ctx, {str(folder)!r})"
+    # absolute: the kernel runs in the notebook's folder, not where the command was given
+    return f"from iro_metrics.report.figures import write_figures\nwrite_figures(ctx, {str(Path(folder).resolve())!r})"
 
 
 def recorded(nb) -> dict:
