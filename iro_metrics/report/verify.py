@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
         early = pool.submit(_render, copy.deepcopy(published), folder, values)
         cells, expected_metrics, expected_tables, sheets = _rerun(published, values, data, local, Path(tmp), folder)
         rerun = _rerun_notebook(published, cells)
-        page, pdf, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
-        docx = _rebuild_docx(page, folder, values)
+        page, pdf, docx, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
     outcome = Outcome(folder, REPRODUCES, cells=len(cells), notes=notes)
     diffs = outcome.differences
     diffs += _notebook_differences(published, cells)
@@ -307,28 +307,40 @@ def _rebuild_pdf(page: str, values: dict) -> bytes:
         return out.read_bytes()
 
 
-def _rebuild_docx(page: str, folder: Path, values: dict) -> bytes:
-    """The Word paper from the rebuilt page, with the council's reference.docx when it used one."""
+def _start_docx(page: str, folder: Path, values: dict, tmp: Path) -> Callable[[], bytes]:
+    """Start rebuilding the Word paper from the rebuilt page (pandoc in the background), with the
+    council's reference.docx when it used one; the function returned waits and gives its bytes."""
     from iro_metrics.report.build import TITLE
-    from iro_metrics.report.word import to_docx
+    from iro_metrics.report.word import start_docx
     from iro_metrics.years import CollectionYear
 
     reference = (folder / values["reference_docx"]).resolve() if values.get("reference_docx") else None
     if reference is not None and not reference.is_file():
         raise CouldNotRun(f"the council's Word template {reference} is not at hand: verify needs it to rebuild "
                           "appendix.docx")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "appendix.docx"
-        to_docx(page, out, TITLE.format(council=values["council"], year=values["year"]),
-                when=CollectionYear.parse(values["year"]).end.date(), reference=reference)
+    out = tmp / "appendix.docx"
+    written = start_docx(page, out, TITLE.format(council=values["council"], year=values["year"]),
+                         when=CollectionYear.parse(values["year"]).end.date(), reference=reference)
+
+    def wait() -> bytes:
+        written()
         return out.read_bytes()
 
+    return wait
 
-def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, list[str]]:
-    """The page and the PDF of ``nb`` (changed in place: commentary injected and rendered), and notes."""
+
+def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, bytes, list[str]]:
+    """The page, the PDF and the Word paper of ``nb`` (changed in place: commentary injected and
+    rendered), and notes."""
     page, notes = _rebuild_page(nb, folder, values)
     final = bool(nb.metadata.get("iro", {}).get("final", False))
-    return page, _rebuild_pdf(page, {**values, "_final": final}), notes
+    with tempfile.TemporaryDirectory() as tmp:
+        docx = _start_docx(page, folder, values, Path(tmp))
+        try:
+            pdf = _rebuild_pdf(page, {**values, "_final": final})
+        finally:
+            word = docx()
+    return page, pdf, word, notes
 
 
 def _same_outputs(a, b) -> bool:
