@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iro_metrics.errors import FatalDataError
-from iro_metrics.report.build import NOTEBOOK, build, output_dir
+from iro_metrics.report.build import NOTEBOOK, PRELOAD, build, output_dir
 from iro_metrics.report.kernel import Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
@@ -55,7 +55,7 @@ def worker_kernel() -> Kernel:
     """This worker thread's warm kernel, started on first use."""
     kernel = getattr(_local, "kernel", None)
     if kernel is None or kernel not in _kernels:
-        kernel = _local.kernel = Kernel(reuse=KERNEL_REUSE)
+        kernel = _local.kernel = Kernel(reuse=KERNEL_REUSE, preload=PRELOAD)
         _kernels.append(kernel)
     return kernel
 

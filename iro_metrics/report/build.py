@@ -35,6 +35,8 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
              "tables.ods", "tables/", MANIFEST]
 TITLE = "{council}: IRO annual report {year}, statistical appendix"  # of the page and the PDF
+#: what the notebook's first cell imports, imported by its kernel as it starts (while build prepares the run)
+PRELOAD = ("iro_metrics.report.appendix",)
 
 
 def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
@@ -82,7 +84,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     else:
         with contextlib.ExitStack() as stack:
             if kernel is None:
-                kernel = stack.enter_context(Kernel())
+                kernel = stack.enter_context(Kernel(preload=PRELOAD))
             kernel.launch()  # it starts while this process prepares the run
             C.check_quotes(notes, names())  # a bad quote fails now, naming the section
             nb = _execute(params_path, params, data_dir, template, work, kernel)

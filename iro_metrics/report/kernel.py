@@ -53,8 +53,9 @@ class Kernel:
     log file, shown when it fails.
     """
 
-    def __init__(self, reuse: int = 1) -> None:
+    def __init__(self, reuse: int = 1, preload: tuple[str, ...] = ()) -> None:
         self.reuse = max(1, reuse)
+        self.preload = preload  # modules the kernel imports as it starts, before it answers (no names bound)
         self.runs = 0  # notebooks run by the current kernel process
         self.started = 0  # kernel processes started so far
         self._km = self._kc = None
@@ -171,7 +172,8 @@ class Kernel:
         self._stop()
         km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
-            run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log, extra_arguments=_ARGUMENTS)
+            run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log,
+                                      extra_arguments=[*_ARGUMENTS, *_preload(self.preload)])
         kc = km.client()
         kc.start_channels()
         self._km, self._kc, self.runs, self._ready = km, kc, 0, False
@@ -202,6 +204,16 @@ class Kernel:
                 pass
             run_sync(self._km.cleanup_resources)()
         self._km = self._kc = None
+
+
+def _preload(modules: tuple[str, ...]) -> list[str]:
+    """The kernel's start-up lines importing ``modules``: run before it first answers, so the imports
+    overlap whatever its caller does meanwhile; they bind no name and count no execution."""
+    if not modules:
+        return []
+    line = ("import importlib as _iro_preload; " + "; ".join(f"_iro_preload.import_module({m!r})" for m in modules)
+            + "; del _iro_preload")
+    return [f"--IPKernelApp.exec_lines={[line]!r}"]
 
 
 def reset_state(home: str) -> None:

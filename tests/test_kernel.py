@@ -1,11 +1,14 @@
-"""What crosses from the notebook's kernel to the build: errors kept as the user should read them, and
-the start-up import that no command pays for any more."""
+"""The notebook's kernel and the build: errors kept as the user should read them as they cross; what a
+kernel imports as it starts leaves no trace in the notebook; the start-up import no command pays for."""
 
 from __future__ import annotations
 
 import errno
 import subprocess
 import sys
+
+import nbformat
+import pytest
 
 from iro_metrics.errors import FatalDataError, IroMetricsError, MetricError, Problem, UsageError, describe, revive
 
@@ -39,3 +42,13 @@ def test_reading_a_notebook_no_longer_compiles_the_iri_grammar():
             "print(fc.conforms('https://example.org/a', 'iri'), fc.conforms('not an iri', 'iri'))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True", "False"]  # not imported at start; the check itself still works when used
+
+
+@pytest.mark.build
+def test_a_preloaded_kernel_imports_without_binding_a_name_or_counting_a_run(tmp_path):
+    from iro_metrics.report.kernel import Kernel
+
+    look = "import sys\nprint('iro_metrics.report.appendix' in sys.modules, [n for n in dir() if 'iro' in n])"
+    with Kernel(preload=("iro_metrics.report.appendix",)) as kernel:
+        nb = kernel.run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(look)]), tmp_path)
+    assert nb.cells[0].outputs[0].text == "True []\n" and nb.cells[0].execution_count == 1
