@@ -46,6 +46,9 @@ def _fake_execute(template: Path, out: Path, parameters: dict, kernel=None) -> n
 
 
 class _FakeKernel:
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
     def __enter__(self):
         return self
 
