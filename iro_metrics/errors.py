@@ -71,7 +71,7 @@ def describe(e: BaseException | None) -> dict | None:
         return {"problems": [vars(p) for p in e.problems]}
     if isinstance(e, IroMetricsError):
         return {"message": str(e), "type": type(e).__name__}
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and e.errno is not None:
         return {"errno": e.errno, "strerror": e.strerror, "filename": e.filename}
     return None
 

@@ -206,3 +206,22 @@ def test_replay_refuses_a_changed_code_cell():
     assert nb.cells[2].outputs[0].text == "2\n" and nb.cells[3].source == "words"
     executed.cells[2].source = "print(x + 1)"  # the code changed since: cannot reuse its output
     assert replay(template, executed) is None
+
+
+@pytest.mark.build
+def test_a_missing_population_file_is_named_as_the_params_name_it(params, tmp_path, capsys):
+    params.write_text(params.read_text() + "population_by_ethnicity: pop.csv\n")
+    assert main(["build", str(params), "--outputs", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"{params.parent / 'pop.csv'}: no such file (population_by_ethnicity in the params file)" in err
+    assert "../" not in err and "internal error" not in err
+
+
+def test_an_old_quote_kept_aside_under_unplaced_is_not_checked():
+    from iro_metrics.report import commentary as C
+
+    notes = C.parse("## reviews\n\nWe held {{ reviews_held }}.\n\n## unplaced\n\n{{ gone_metric }}\n",
+                    ["reviews"])
+    C.check_quotes(notes, ["reviews_held"], ["reviews"])  # unplaced is never published: not refused
+    with pytest.raises(C.CommentaryError, match="section 'reviews', line 1"):
+        C.check_quotes(C.parse("## reviews\n\n{{ gone_metric }}\n", ["reviews"]), ["reviews_held"], ["reviews"])

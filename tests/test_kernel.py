@@ -52,3 +52,7 @@ def test_a_preloaded_kernel_imports_without_binding_a_name_or_counting_a_run(tmp
     with Kernel(preload=("iro_metrics.report.appendix",)) as kernel:
         nb = kernel.run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(look)]), tmp_path)
     assert nb.cells[0].outputs[0].text == "True []\n" and nb.cells[0].execution_count == 1
+
+
+def test_an_os_error_without_a_number_is_a_bug_not_a_disk_problem():
+    assert describe(OSError("a message only")) is None and describe(TimeoutError()) is None

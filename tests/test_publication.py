@@ -63,6 +63,22 @@ def test_killed_between_the_renames_then_repaired(tmp_path):
     assert not previous_of(target).exists() and not (tmp_path / ".2024-25-scratch").exists()
 
 
+def test_a_killed_builds_scratch_is_renamed_before_it_is_removed(tmp_path):
+    """What the killed build started (its kernel, pandoc) may still be writing by the scratch folder's
+    name: once repaired, that name is gone, so a late write fails instead of recreating the folder."""
+    target = tmp_path / "2024-25"
+    publish(target, {"a.txt": "1"})
+    scratch = tmp_path / ".2024-25-killed"
+    (scratch / "tables").mkdir(parents=True)
+    late = open(scratch / "tables" / "late.csv", "w")  # a writer that had its file open
+    recover(target)
+    late.write("x")
+    late.close()
+    with pytest.raises(FileNotFoundError):
+        (scratch / "tables.xlsx").write_text("a write by name, after the repair")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".2024-25-")]
+
+
 def test_killed_after_the_swap_removes_the_previous_outputs(tmp_path):
     target = tmp_path / "2024-25"
     publish(target, {"a.txt": "old"})

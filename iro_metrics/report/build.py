@@ -85,8 +85,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
         with contextlib.ExitStack() as stack:
             if kernel is None:
                 kernel = stack.enter_context(Kernel(preload=PRELOAD))
-            kernel.launch()  # it starts while this process prepares the run
-            C.check_quotes(notes, names())  # a bad quote fails now, naming the section
+            kernel.launch()  # it starts while this process writes and parameterises the notebook
+            C.check_quotes(notes, names(), C.sections(template))  # a bad quote fails now, naming the section
             nb = _execute(params_path, params, data_dir, template, work, kernel)
             clock.lap("execute")
             # the figures are written in the kernel while the page, the PDF and the Word paper are made here
@@ -95,9 +95,12 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
                 C.inject(nb, notes, source, quotable(nb))
                 nbformat.write(nb, work / "appendix.ipynb")
                 _render(nb, params, params_path, work, final, clock)
-            except BaseException:
+            except Exception:
                 with contextlib.suppress(Exception):  # the kernel is left idle; the first error is the one to tell
                     figures_written()
+                raise
+            except BaseException:  # Ctrl-C: no waiting for the spreadsheets
+                kernel.stop()
                 raise
             figures_written()
             clock.lap("figures")
@@ -111,6 +114,16 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
     """Execute the notebook, which computes every figure, once (the commentary goes in afterwards)."""
     local = (params_path.parent / params.comparators).resolve() if params.comparators else None
     by_ethnicity = params_path.parent / params.population_by_ethnicity if params.population_by_ethnicity else None
+    # the council's own small input files, checked here so that a problem names them as the params do
+    # (the notebook is given them relative to itself)
+    if by_ethnicity is not None:
+        from iro_metrics.ingest.population import read_population_by_ethnicity
+
+        read_population_by_ethnicity(by_ethnicity)
+    if local is not None and params.la_code:
+        from iro_metrics.comparators import lookup
+
+        lookup(params.la_code, params.year, local=local)
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
     nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity, params_path),
@@ -133,9 +146,12 @@ def _render(nb: nbformat.NotebookNode, params: Params, params_path: Path, work: 
     docx_written = start_docx(page, work / "appendix.docx", title, when=when, reference=reference)
     try:
         to_pdf(page, work / "appendix.pdf", title, when=when, draft=not final, footer=params.council)
-    except RenderError as e:
-        docx_written()
-        raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
+    except BaseException as e:
+        with contextlib.suppress(Exception):  # pandoc is not left writing; the PDF's error is the one to tell
+            docx_written()
+        if isinstance(e, RenderError):
+            raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
+        raise
     clock.lap("pdf")
     docx_written()
     clock.lap("docx")

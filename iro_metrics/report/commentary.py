@@ -295,12 +295,13 @@ def inject(nb, notes: Notes, source: str, figures: dict[str, str]) -> list[str]:
     return empty
 
 
-def check_quotes(notes: Notes, names: list[str]) -> None:
-    """Refuse, naming the section and line, any quote in ``notes`` that is not one of ``names`` or is
-    not a plain ``{{ name }}`` (before the figures themselves are known)."""
+def check_quotes(notes: Notes, names: list[str], sections: list[str]) -> None:
+    """Refuse, naming the section and line, any quote in the text of ``sections`` (what :func:`inject`
+    publishes) that is not one of ``names`` or is not a plain ``{{ name }}``, before the figures
+    themselves are known."""
     known = dict.fromkeys(names, "")
-    for sid, text in notes.texts.items():
-        render(text.strip("\n"), sid, known)
+    for sid in sections:
+        render(notes.texts.get(sid, "").strip("\n"), sid, known)
 
 
 def figure_list(figures: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ import ast
 import copy
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ AFTER_TIMEOUT = 300  # seconds for the code run after a notebook (writing the fi
 _ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 _RESET = "from iro_metrics.report.kernel import reset_state\nreset_state({home!r})"
 # the error a cell raised, as plain data when it is the package's own (bad input, not a bug)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours in a kernel's traceback
 _LAST_ERROR = ("__import__('json').dumps(__import__('iro_metrics.errors').errors.describe("
                "getattr(__import__('sys'), 'last_value', None)))")
 
@@ -99,6 +101,9 @@ class Kernel:
             client.kc = self._kc  # reuse this kernel's client: nbclient then leaves kernel and client running
             self._silent(f"import os; os.chdir({str(cwd)!r})")
             client.execute()
+            # out of the notebook's folder (code run after it uses absolute paths): Windows cannot
+            # rename a folder that a process is working in, and the build renames it to publish it
+            self._silent(f"import os; os.chdir({self._home!r})")
         except CellExecutionError as e:
             problem = self._last_error()
             self._stop()  # a failure may leave anything behind: the next notebook gets a new kernel
@@ -127,18 +132,26 @@ class Kernel:
                     if reply["parent_header"].get("msg_id") == msg_id:
                         break
             except Exception as e:  # noqa: BLE001 - the kernel died or did not answer in time
-                self._fail(e)
+                self._fail(e if str(e) else f"no answer within {AFTER_TIMEOUT} s to {code.splitlines()[-1]}")
             if reply["content"]["status"] != "ok":
+                content = reply["content"]
                 problem = self._last_error()
                 self._stop()
                 if problem is not None:
                     raise revive(problem)
-                raise BuildError(f"writing the figures after the notebook failed: {reply['content'].get('ename')}: "
-                                 f"{reply['content'].get('evalue')}")
+                # not bad input: a bug in the code run after the notebook; its traceback goes with it
+                bug = RuntimeError(f"{content.get('ename')}: {content.get('evalue')} (in the kernel, in "
+                                   f"{code.splitlines()[-1]})")
+                bug.add_note(_ANSI.sub("", "\n".join(content.get("traceback", []))))
+                raise bug
 
         return wait
 
-    def _fail(self, e: BaseException) -> NoReturn:
+    def stop(self) -> None:
+        """Stop the kernel process now (a warm kernel starts a new one for its next notebook)."""
+        self._stop()
+
+    def _fail(self, e: BaseException | str) -> NoReturn:
         self._stop()
         raise KernelError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
                           ) from None

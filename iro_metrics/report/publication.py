@@ -45,7 +45,19 @@ def recover(target: Path) -> None:
         else:
             os.replace(previous, target)
     for stale in target.parent.glob(f".{target.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        _remove_stale(stale)
+
+
+def _remove_stale(folder: Path) -> None:
+    """A scratch folder a killed build left. What that build started (the notebook's kernel, pandoc) may
+    still be writing into it for a moment: it is renamed first, so nothing they write by its name lands
+    in it, then removed."""
+    gone = folder.with_name(f"{folder.name}.stale")
+    try:
+        os.replace(folder, gone)
+    except OSError:
+        gone = folder
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def swap(new: Path, target: Path) -> None:
@@ -132,7 +144,8 @@ class Publication:
     def _about_outputs(self, e: OSError) -> bool:
         """The error concerns a path in the outputs folder, or has no path (a write that hit a limit)."""
         name = e.filename or ""
-        return not name or str(name).startswith(str(self.target.parent)) or e.errno in _FULL
+        return (not name or Path(name).resolve().is_relative_to(self.target.parent.resolve())
+                or e.errno in _FULL)
 
     def _explain(self, e: OSError) -> OutputsError:
         return OutputsError(f"{self.target}: the outputs could not be written: {os_error_message(e)}. The "

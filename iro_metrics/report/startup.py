@@ -10,8 +10,10 @@ whose one function (the only one jsonschema uses) imports the real module on its
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
+import threading
 import types
 
 _NAME = "rfc3987_syntax"
@@ -26,15 +28,21 @@ def defer_iri_grammar() -> None:
             return
     except (ImportError, ValueError):
         return
-    real: list[types.ModuleType] = []
+    real: list[types.ModuleType | None] = []
+    lock = threading.Lock()
 
     def is_valid_syntax(term: str, value: str) -> bool:
-        if not real:
-            if sys.modules.get(_NAME) is stub:
-                del sys.modules[_NAME]
-            real.append(importlib.import_module(_NAME))
-        return real[0].is_valid_syntax(term, value)
+        with lock:
+            if not real:
+                if sys.modules.get(_NAME) is stub:
+                    del sys.modules[_NAME]
+                try:
+                    real.append(importlib.import_module(_NAME))
+                except ImportError:  # as jsonschema does without it: the format is not checked
+                    real.append(None)
+        return True if real[0] is None else real[0].is_valid_syntax(term, value)
 
     stub = types.ModuleType(_NAME, "stands in for rfc3987_syntax until it is needed (iro_metrics.report.startup)")
+    stub.__spec__ = importlib.machinery.ModuleSpec(_NAME, None)
     stub.is_valid_syntax = is_valid_syntax
     sys.modules[_NAME] = stub

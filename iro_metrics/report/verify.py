@@ -21,6 +21,7 @@ artefact, section, expected and found); or it could not be run (no data where th
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import importlib
 import json
@@ -338,8 +339,11 @@ def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, bytes, list[str
         docx = _start_docx(page, folder, values, Path(tmp))
         try:
             pdf = _rebuild_pdf(page, {**values, "_final": final})
-        finally:
-            word = docx()
+        except BaseException:
+            with contextlib.suppress(Exception):  # pandoc is not left writing; the PDF's error is the one to tell
+                docx()
+            raise
+        word = docx()
     return page, pdf, word, notes
 
 
