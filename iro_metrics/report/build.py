@@ -35,7 +35,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "appendix.ipynb"
 PUBLISHED = ["appendix.ipynb", "appendix.html", "appendix.pdf", "appendix.docx", "metrics.json", "tables.xlsx",
              "tables.ods", "tables/", MANIFEST]
 TITLE = "{council}: IRO annual report {year}, statistical appendix"  # of the page and the PDF
-#: what the notebook's first cell imports, imported by its kernel as it starts (while build prepares the run)
+#: what the notebook's first cell imports, imported by its kernel as it starts (while build parameterises the notebook)
 PRELOAD = ("iro_metrics.report.appendix",)
 
 
