@@ -91,18 +91,20 @@ def test_unknown_council_code_is_an_error():
 @pytest.mark.build
 
 def test_the_synthetic_trend_is_each_years_metrics(region, capsys):
-    page = (region / "outputs" / "southwark" / "2024-25" / "appendix.html").read_text()
-    for indicator in ["reviews_on_time_pct", "placements_3plus_pct"]:
-        from iro_metrics.metrics import REGISTRY
+    from iro_metrics.metrics import REGISTRY
 
+    page = (region / "outputs" / "southwark" / "2024-25" / "appendix.html").read_text()
+    computed: dict[str, dict] = {}  # each year's metrics, as `iro-report metrics` gives them
+    for indicator in ["reviews_on_time_pct", "placements_3plus_pct"]:
         caption = f"{REGISTRY[indicator].title} by year"
         table_html = page[page.index(caption):page.index("</table>", page.index(caption))]
         rows = re.findall(r'<th scope="row">(\d{4}-\d{2})</th><td class="num">([^<]+)</td>', table_html)
         assert len(rows) == 5
         for year, shown in rows:
-            main(["metrics", "--data", str(region / "data"), "--year", year, "--population", "52000"])
-            value = json.loads(capsys.readouterr().out)["indicators"][indicator]["value"]
-            assert shown == f"{value:g}%"
+            if year not in computed:
+                main(["metrics", "--data", str(region / "data"), "--year", year, "--population", "52000"])
+                computed[year] = json.loads(capsys.readouterr().out)["indicators"]
+            assert shown == f"{computed[year][indicator]['value']:g}%"
 
 
 def test_a_councils_own_comparators(tmp_path):

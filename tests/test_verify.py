@@ -144,20 +144,6 @@ def test_pdf_number_tampered(copy, capsys):
     assert not differences(out, "appendix.html")
 
 
-def test_table_csv_tampered(copy, capsys):
-    table = out_dir(copy) / "tables" / "cla_by_age.csv"
-    rows = list(csv.reader(table.open()))
-    old = rows[1][1]
-    rows[1][1] = str(int(old) + 1) if old.isdigit() else "7"
-    with table.open("w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    code, out = verify(capsys, str(copy / "outputs"))
-    assert code == 1
-    [line] = differences(out, "tables/cla_by_age.csv")
-    assert line == (f'tables/cla_by_age.csv (Children in care, row 1 ({rows[1][0]}), column {rows[0][1]}): '
-                    f'expected "{old}", found "{rows[1][1]}"')
-
-
 def test_metrics_json_tampered(copy, capsys):
     metrics = out_dir(copy) / "metrics.json"
     doc = json.loads(metrics.read_text())
@@ -199,38 +185,42 @@ def _rezip(path: Path, member: str, change) -> None:
             z.writestr(info, change(data.decode("utf-8")).encode("utf-8") if info.filename == member else data)
 
 
-def test_word_paper_tampered(copy, capsys):
+def test_a_table_the_word_paper_the_spreadsheet_and_the_file_list_tampered_at_once(copy, capsys):
+    """Four independent artefacts changed in one copy, one verify run: each named, cell by cell, and
+    nothing else reported."""
+    table = out_dir(copy) / "tables" / "cla_by_age.csv"
+    rows = list(csv.reader(table.open()))
+    old = rows[1][1]
+    rows[1][1] = str(int(old) + 1) if old.isdigit() else "7"
+    with table.open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
     docx = out_dir(copy) / "appendix.docx"
     with zipfile.ZipFile(docx) as z:
         xml = z.read("word/document.xml").decode("utf-8")
-    m = re.search(r"<w:t(?: [^>]*)?>(\d{3,})</w:t>", xml)  # a number in a table
-    _rezip(docx, "word/document.xml", lambda t: t[:m.start(1)] + str(int(m.group(1)) + 1) + t[m.end(1):])
-    code, out = verify(capsys, str(copy / "outputs"))
-    assert code == 1
-    [line] = differences(out, "appendix.docx")
-    assert f'expected "{m.group(1)}", found "{int(m.group(1)) + 1}"' in line
-
-
-def test_spreadsheet_tampered(copy, capsys):
+    w = re.search(r"<w:t(?: [^>]*)?>(\d{3,})</w:t>", xml)  # a number in a table
+    _rezip(docx, "word/document.xml", lambda t: t[:w.start(1)] + str(int(w.group(1)) + 1) + t[w.end(1):])
     xlsx = out_dir(copy) / "tables.xlsx"
     with zipfile.ZipFile(xlsx) as z:
         sheet = "xl/worksheets/sheet3.xml"  # the first table (cover and contents come first)
         xml = z.read(sheet).decode("utf-8")
-    m = re.search(r'<c r="([A-Z]+\d+)"(?![^>]*t="s")[^>]*><v>(\d+)</v>', xml)  # a number, not a string
-    _rezip(xlsx, sheet, lambda t: t[:m.start(2)] + str(int(m.group(2)) + 5) + t[m.end(2):])
-    code, out = verify(capsys, str(copy / "outputs"))
-    assert code == 1
-    [line] = differences(out, "tables.xlsx")
-    assert f"cell {m.group(1)}" in line and f'expected "{m.group(2)}", found "{int(m.group(2)) + 5}"' in line
-
-
-def test_missing_and_extra_artefacts(copy, capsys):
+    x = re.search(r'<c r="([A-Z]+\d+)"(?![^>]*t="s")[^>]*><v>(\d+)</v>', xml)  # a number, not a string
+    _rezip(xlsx, sheet, lambda t: t[:x.start(2)] + str(int(x.group(2)) + 5) + t[x.end(2):])
     (out_dir(copy) / "tables" / "cla_by_sex.csv").unlink()
     (out_dir(copy) / "notes.txt").write_text("edited by hand\n")
+
     code, out = verify(capsys, str(copy / "outputs"))
     assert code == 1
+    [line] = differences(out, "tables/cla_by_age.csv")
+    assert line == (f'tables/cla_by_age.csv (Children in care, row 1 ({rows[1][0]}), column {rows[0][1]}): '
+                    f'expected "{old}", found "{rows[1][1]}"')
+    [line] = differences(out, "appendix.docx")
+    assert f'expected "{w.group(1)}", found "{int(w.group(1)) + 1}"' in line
+    [line] = differences(out, "tables.xlsx")
+    assert f"cell {x.group(1)}" in line and f'expected "{x.group(2)}", found "{int(x.group(2)) + 5}"' in line
     assert 'tables/cla_by_sex.csv: expected a published file, found none (missing)' in out
     assert 'notes.txt: expected no such file, found an extra file' in out
+    for untouched in ("appendix.html", "appendix.pdf", "appendix.ipynb", "metrics.json"):
+        assert not differences(out, untouched)
 
 
 def test_a_changed_input_is_named_and_leaks_no_identifier(copy, capsys):
