@@ -22,8 +22,6 @@ from pathlib import Path
 
 import nbformat
 
-YEAR = "2024-25"
-BIN = Path(sys.executable).parent
 
 
 def _timed(*cmds: list[str]) -> float:
@@ -38,25 +36,22 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     rounds = ap.parse_args().rounds
     from iro_metrics.report.build import build
-    from iro_metrics.synth import SynthConfig, write_council
+    from rebuild import synthetic_council  # beside this script
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_council(root / "data", SynthConfig())
-        params = root / "params" / "bench" / f"{YEAR}.yaml"
-        params.parent.mkdir(parents=True)
-        params.write_text(f"council: Bench Borough\nyear: {YEAR}\ndata: {root / 'data'}\npopulation: 52000\n")
+        params = synthetic_council(root)
         one = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
         one.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(one, root / "one.ipynb")
-        floor = ([str(BIN / "papermill"), str(root / "one.ipynb"), str(root / "one-out.ipynb")],
-                 [str(BIN / "jupyter"), "nbconvert", "--to", "html", str(root / "one-out.ipynb")])
+        floor = ([sys.executable, "-m", "papermill", str(root / "one.ipynb"), str(root / "one-out.ipynb")],
+                 [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(root / "one-out.ipynb")])
         print("| round | floor (papermill + nbconvert) | `iro-report build` | build / floor |")
         print("|---|---|---|---|")
         rows = []
         for n in range(rounds):
             f = _timed(*floor)
-            b = _timed([str(BIN / "iro-report"), "build", str(params), "--outputs", str(root / f"out{n}")])
+            b = _timed([sys.executable, "-m", "iro_metrics", "build", str(params), "--outputs", str(root / f"out{n}")])
             rows.append(b / f)
             print(f"| {n + 1} | {f:.2f} s | {b:.2f} s | {b / f:.2f} |", flush=True)
         print(f"| **median** | | | **{statistics.median(rows):.2f}** |")

@@ -35,19 +35,26 @@ def _edit(notes: Path, n: int) -> None:
                                   1), encoding="utf-8")
 
 
+def synthetic_council(root: Path) -> Path:
+    """The 450-child synthetic council's data and params file under ``root``; returns the params file."""
+    from iro_metrics.synth import SynthConfig, write_council
+
+    write_council(root / "data", SynthConfig())
+    params = root / "params" / "bench" / f"{YEAR}.yaml"
+    params.parent.mkdir(parents=True)
+    params.write_text(f"council: Bench Borough\nyear: {YEAR}\ndata: {root / 'data'}\npopulation: 52000\n")
+    return params
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     rounds = ap.parse_args().rounds
     from iro_metrics.report.build import build
-    from iro_metrics.synth import SynthConfig, write_council
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_council(root / "data", SynthConfig())
-        params = root / "params" / "bench" / f"{YEAR}.yaml"
-        params.parent.mkdir(parents=True)
-        params.write_text(f"council: Bench Borough\nyear: {YEAR}\ndata: {root / 'data'}\npopulation: 52000\n")
+        params = synthetic_council(root)
         notes = params.with_name(f"{YEAR}.commentary.md")
         rows = []
         for n in range(rounds):
