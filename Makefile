@@ -29,7 +29,7 @@ demo: install $(DEMO_DATA)/$(DEMO_YEAR)
 
 test: install
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent; fi
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # A developer's quick loop: everything but the slow tests and those that build an appendix
 test-quick: install

@@ -52,3 +52,14 @@ def shared_path(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is not available (the shared folder sits beside the checkout)")
     return p
+
+
+#: the test files that take longest (benchmarks/README.md, "The test suite"), handed to `make test`'s
+#: two workers first so that they finish together; every other file keeps its place after them
+LONGEST_FIRST = ["test_verify.py", "test_commentary.py", "test_batch.py", "test_comparators.py", "test_calibrate.py",
+                 "test_build.py", "test_synth.py", "test_report.py", "test_ci_template.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file kept

@@ -118,13 +118,17 @@ def test_rebuild_without_harvesting_refuses_and_changes_nothing(council, capsys)
     assert "Typed in JupyterLab" not in (out(council) / "appendix.html").read_text()
 
 
-def test_a_failed_build_leaves_commentary_and_outputs(council):
+def test_a_failed_build_leaves_commentary_and_outputs(council, capsys):
     notes(council).write_text("## summary\n\nKeep me.\n")
     assert run_build(council) == 0
     before = checksums(council)
     (council / "data" / "2024-25" / "episodes.csv").write_text("")
     assert run_build(council) == 1
     assert checksums(council) == before
+    # the notebook's kernel met the bad file: said as plainly as if build had read it itself
+    err = capsys.readouterr().err
+    assert "error: the data cannot be used" in err and "2024-25/episodes.csv: the file is empty" in err
+    assert "notebook failed" not in err and "internal error" not in err
 
 
 def test_killing_a_build_leaves_commentary_and_outputs(council):

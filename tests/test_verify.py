@@ -60,16 +60,10 @@ def differences(out: str, artefact: str) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip().startswith(f"{artefact} (")]
 
 
-def test_untouched_outputs_reproduce(published, capsys):
-    code, out = verify(capsys, str(published / "outputs"))
-    assert code == 0, out
-    assert "demo-borough/2024-25: REPRODUCES" in out
-    assert ("compared: appendix.ipynb (19 code cells), appendix.html, appendix.pdf, appendix.docx, metrics.json, "
-            "tables (") in out and "tables.xlsx, tables.ods, build.json" in out
-
-
 def test_a_copy_moved_away_from_its_data_reproduces_as_json(published, tmp_path, capsys, monkeypatch):
-    """The repository holds params, commentary and outputs; the data stay elsewhere ($IRO_REPORT_DATA)."""
+    """Untouched outputs reproduce, every artefact compared. Here the repository holds params,
+    commentary and outputs, and the data stay elsewhere ($IRO_REPORT_DATA); the text report of an
+    appendix that reproduces is shown in test_two_appendices_in_parallel."""
     repo = tmp_path / "elsewhere" / "repo"
     shutil.copytree(published / "outputs", repo / "outputs")
     shutil.copytree(published / "params", repo / "params")
@@ -79,6 +73,10 @@ def test_a_copy_moved_away_from_its_data_reproduces_as_json(published, tmp_path,
     assert code == 0, out
     assert report["status"] == "reproduces" and report["appendices"][0]["differences"] == []
     assert report["appendices"][0]["notes"] == []  # the commentary file was found beside the params
+    checked = report["appendices"][0]["checked"]  # every published artefact was compared
+    assert checked[:5] == ["appendix.ipynb (19 code cells)", "appendix.html", "appendix.pdf", "appendix.docx",
+                           "metrics.json"]
+    assert checked[5].startswith("tables (") and checked[6:] == ["tables.xlsx", "tables.ods", "build.json"]
 
 
 def test_no_data_could_not_run(published, tmp_path, capsys):
