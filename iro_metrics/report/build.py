@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.report import commentary as C
-from iro_metrics.report.figures import after_last_cell, names, quotable
+from iro_metrics.report.figures import WRITTEN, after_last_cell, names, quotable
 from iro_metrics.report.kernel import Kernel, execute, replay
 from iro_metrics.report.manifest import MANIFEST, manifest, output_hashes
 from iro_metrics.report.params import Params, load_params
@@ -78,9 +78,9 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     source = Path(os.path.relpath(notes_file, target)).as_posix()
     built = manifest(params_path, notebook)  # after prepare, which may write the commentary skeleton
     work = pub.work
-    nb = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
-    if nb is not None:
-        _render(nb, params, params_path, work, final, clock)
+    reused = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
+    if reused is not None:
+        _render(*reused, params, params_path, work, final, clock)
     else:
         with contextlib.ExitStack() as stack:
             if kernel is None:
@@ -92,9 +92,10 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
             # the figures are written in the kernel while the page, the PDF and the Word paper are made here
             figures_written = kernel.begin(after_last_cell(work))
             try:
-                C.inject(nb, notes, source, quotable(nb))
+                figures = quotable(nb)
+                C.inject(nb, notes, source, figures)
                 nbformat.write(nb, work / "appendix.ipynb")
-                _render(nb, params, params_path, work, final, clock)
+                _render(nb, figures, params, params_path, work, final, clock)
             except Exception:
                 with contextlib.suppress(Exception):  # the kernel is left idle; the first error is the one to tell
                     figures_written()
@@ -132,11 +133,10 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
     return nb
 
 
-def _render(nb: nbformat.NotebookNode, params: Params, params_path: Path, work: Path, final: bool,
-            clock: _Clock) -> None:
-    """The page, the PDF and the Word paper, from the executed notebook with its commentary (pandoc
-    writes the Word paper in the background while the PDF is typeset)."""
-    figures = quotable(nb)
+def _render(nb: nbformat.NotebookNode, figures: dict[str, str], params: Params, params_path: Path, work: Path,
+            final: bool, clock: _Clock) -> None:
+    """The page, the PDF and the Word paper, from the executed notebook with its commentary and the
+    figures it quotes (pandoc writes the Word paper in the background while the PDF is typeset)."""
     title = TITLE.format(council=params.council, year=params.year)
     when = CollectionYear.parse(params.year).end.date()
     page = to_html(_with_figures(nb, figures), title, draft=not final)
@@ -158,11 +158,12 @@ def _render(nb: nbformat.NotebookNode, params: Params, params_path: Path, work: 
 
 
 def _commentary_only(target: Path, now: dict[str, str], template: nbformat.NotebookNode, notes: C.Notes,
-                     source: str, work: Path) -> nbformat.NotebookNode | None:
+                     source: str, work: Path) -> tuple[nbformat.NotebookNode, dict[str, str]] | None:
     """When nothing but the commentary changed since the last build (its build.json), that build's
     figures, tables and executed outputs are reused: no data read, no kernel. The notebook is the
     template with this commentary and the previous outputs, as executing it would give (tested byte
-    for byte against a full build). None when anything else changed, or the outputs were touched."""
+    for byte against a full build), with the figures commentary quotes. None when anything else
+    changed, or the outputs were touched."""
     try:
         recorded = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
         before, made = recorded["inputs"], recorded["outputs"]
@@ -174,16 +175,15 @@ def _commentary_only(target: Path, now: dict[str, str], template: nbformat.Noteb
     if output_hashes(target) != made:  # the figures and tables are reused only as they were written
         return None
     template = copy.deepcopy(template)  # a full build after all starts from the template as it was
-    C.inject(template, notes, source, quotable(executed))
+    figures = quotable(executed)
+    C.inject(template, notes, source, figures)
     nb = replay(template, executed)
     if nb is None:
         return None
-    shutil.copy2(target / "metrics.json", work / "metrics.json")
-    shutil.copy2(target / "tables.xlsx", work / "tables.xlsx")
-    shutil.copy2(target / "tables.ods", work / "tables.ods")
-    shutil.copytree(target / "tables", work / "tables")
+    for name in WRITTEN:  # what the kernel wrote after the notebook, as it wrote it
+        (shutil.copytree if (target / name).is_dir() else shutil.copy2)(target / name, work / name)
     nbformat.write(nb, work / "appendix.ipynb")
-    return nb
+    return nb, figures
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,

@@ -12,6 +12,9 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+#: what :func:`write_figures` writes (``tables`` is the folder of CSV files)
+WRITTEN = ("metrics.json", "tables", "tables.xlsx", "tables.ods")
+
 
 def write_figures(ctx, folder: str | Path) -> None:
     """Run in the kernel that executed the notebook, after its last cell: ``metrics.json``, the published
@@ -37,7 +40,7 @@ def write_figures(ctx, folder: str | Path) -> None:
 
 def after_last_cell(folder: str | Path) -> str:
     """The code a kernel runs after the notebook's last cell to write its figures into ``folder``."""
-    # absolute: the kernel runs in the notebook's folder, not where the command was given
+    # absolute: the kernel's working folder need not be the one the command was given in
     return f"from iro_metrics.report.figures import write_figures\nwrite_figures(ctx, {str(Path(folder).resolve())!r})"
 
 

@@ -74,7 +74,7 @@ class Kernel:
         self.close()
 
     def close(self) -> None:
-        self._stop()
+        self.stop()
         self._log.unlink(missing_ok=True)
 
     def launch(self) -> None:
@@ -106,7 +106,7 @@ class Kernel:
             self._silent(f"import os; os.chdir({self._home!r})")
         except CellExecutionError as e:
             problem = self._last_error()
-            self._stop()  # a failure may leave anything behind: the next notebook gets a new kernel
+            self.stop()  # a failure may leave anything behind: the next notebook gets a new kernel
             if problem is not None:
                 raise revive(problem) from None
             cell = next((c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))),
@@ -136,7 +136,7 @@ class Kernel:
             if reply["content"]["status"] != "ok":
                 content = reply["content"]
                 problem = self._last_error()
-                self._stop()
+                self.stop()
                 if problem is not None:
                     raise revive(problem)
                 # not bad input: a bug in the code run after the notebook; its traceback goes with it
@@ -147,12 +147,8 @@ class Kernel:
 
         return wait
 
-    def stop(self) -> None:
-        """Stop the kernel process now (a warm kernel starts a new one for its next notebook)."""
-        self._stop()
-
     def _fail(self, e: BaseException | str) -> NoReturn:
-        self._stop()
+        self.stop()
         raise KernelError(f"the notebook kernel failed: {e}\n{self._log.read_text(errors='replace')[-2000:]}"
                           ) from None
 
@@ -182,7 +178,7 @@ class Kernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        self._stop()
+        self.stop()
         km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
             run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log,
@@ -200,12 +196,13 @@ class Kernel:
         try:
             run_sync(self._kc.wait_for_ready)(timeout=START_TIMEOUT)
         except RuntimeError as e:
-            self._stop()
+            self.stop()
             raise KernelError(f"the notebook kernel would not start: {e}\n"
                               f"{self._log.read_text(errors='replace')[-2000:]}") from None
         self._ready = True
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Stop the kernel process now (a warm kernel starts a new one for its next notebook)."""
         from jupyter_core.utils import run_sync
 
         if self._kc is not None:

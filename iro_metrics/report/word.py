@@ -21,18 +21,12 @@ from iro_metrics.report.render import RenderError, _images_to_files
 _NAV = re.compile(r"<nav\b.*?</nav>", flags=re.S)
 
 
-def to_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
-            reference: Path | None = None) -> None:
-    """Write ``out`` from the appendix page; headings stay headings, tables keep their header row,
-    every chart is an image with alt text; document title and language are set."""
-    start_docx(page, out, title, when, lang, reference)()
-
-
 def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
                reference: Path | None = None) -> Callable[[], None]:
-    """:func:`to_docx` with pandoc running in the background: returns at once, and the function
-    returned waits for pandoc (raising :class:`~iro_metrics.report.render.RenderError` if it failed)
-    and restamps the file."""
+    """Write ``out`` from the appendix page (headings stay headings, tables keep their header row, every
+    chart is an image with alt text; document title and language set) with pandoc running in the
+    background: returns at once, and the function returned waits for pandoc (raising
+    :class:`~iro_metrics.report.render.RenderError` if it failed) and restamps the file."""
     import pypandoc
 
     stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
