@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from iro_metrics.errors import UsageError
+
+if TYPE_CHECKING:  # pandas is imported when a date is asked for: a commentary-only rebuild needs none
+    import pandas as pd
 
 _PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -32,12 +35,21 @@ class CollectionYear:
     @property
     def start(self) -> pd.Timestamp:
         """1 April, the first day of the year."""
+        import pandas as pd
+
         return pd.Timestamp(self.start_year, 4, 1)
 
     @property
     def end(self) -> pd.Timestamp:
         """31 March, the last day of the year (the "year end")."""
+        import pandas as pd
+
         return pd.Timestamp(self.start_year + 1, 3, 31)
+
+    @property
+    def end_date(self) -> dt.date:
+        """31 March as a plain date (the date outputs carry)."""
+        return dt.date(self.start_year + 1, 3, 31)
 
     def previous(self) -> CollectionYear:
         return CollectionYear(self.start_year - 1)

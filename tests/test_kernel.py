@@ -56,3 +56,37 @@ def test_a_preloaded_kernel_imports_without_binding_a_name_or_counting_a_run(tmp
 
 def test_an_os_error_without_a_number_is_a_bug_not_a_disk_problem():
     assert describe(OSError("a message only")) is None and describe(TimeoutError()) is None
+
+
+def test_a_commentary_only_rebuild_needs_no_pandas():
+    # what a rebuild that reuses the notebook runs before it renders: params, the commentary, the manifest
+    code = ("import sys, iro_metrics.report.build\n"
+            "from iro_metrics.report import commentary\n"
+            "from iro_metrics.years import CollectionYear\n"
+            "print(CollectionYear.parse('2024-25').end_date, 'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["2025-03-31", "False"]
+
+
+@pytest.mark.build
+def test_nbval_runs_in_the_kernel_started_for_it_and_stops_it(tmp_path):
+    from iro_metrics.report.nbval_capture import run_nbval, start_kernel
+
+    # the started kernel imported the appendix module as it started: nbval's own would not have
+    look = "import sys, os\nprint('iro_metrics.report.appendix' in sys.modules, os.getcwd())"
+    expected = nbformat.v4.new_output("stream", name="stdout", text=f"True {tmp_path}\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(look, outputs=[expected], execution_count=1)])
+    nbformat.write(nb, tmp_path / "check.ipynb")
+    (tmp_path / "sanitise.cfg").write_text("")
+    km = start_kernel(tmp_path)
+    capture, log = run_nbval(tmp_path / "check.ipynb", tmp_path / "sanitise.cfg", kernel=km)
+    assert capture.passed == {0: True}, log
+    assert not km.has_kernel  # stopped
+
+
+def test_a_kernel_started_for_nbval_is_stopped_when_nbval_never_uses_it(tmp_path):
+    from iro_metrics.report.nbval_capture import run_nbval, start_kernel
+
+    km = start_kernel(tmp_path)
+    capture, _ = run_nbval(tmp_path / "missing.ipynb", tmp_path / "no-sanitiser.cfg", kernel=km)
+    assert capture.outputs == {} and not km.has_kernel

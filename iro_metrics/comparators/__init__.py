@@ -12,13 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from iro_metrics.errors import UsageError
 from iro_metrics.metrics.registry import round_half_up
+from iro_metrics.shipped import COMPARATORS, read_yaml
 from iro_metrics.years import CollectionYear
 
-DATA = Path(__file__).parent / "data"
+DATA = COMPARATORS
 LEVELS = {"National": "england", "Regional": "region", "Local authority": "council"}
 LOCAL_COLUMNS = ["indicator", "time_period", "geographic_level", "area_code", "area_name", "value"]
 
@@ -54,8 +54,8 @@ def _year_label(time_period: str) -> str:
 def table(data: Path = DATA, local: Path | None = None) -> pd.DataFrame:
     """Every comparator figure, tidy: indicator, year, level, code, name, region_code, old_la_code,
     value (as published), numerator, denominator, release."""
-    mapping = yaml.safe_load((data / "indicators.yaml").read_text(encoding="utf-8"))
-    releases = yaml.safe_load((data / "sources.yaml").read_text(encoding="utf-8"))["files"]
+    mapping = read_yaml(data / "indicators.yaml")
+    releases = read_yaml(data / "sources.yaml")["files"]
     files: dict[str, pd.DataFrame] = {}
     parts = []
     for indicator, spec in mapping.items():

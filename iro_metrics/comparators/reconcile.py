@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from iro_metrics.comparators import DATA, numeric
 from iro_metrics.dates import age_in_years
@@ -26,6 +25,7 @@ from iro_metrics.metrics.registry import round_half_up
 from iro_metrics.metrics.stability import long_term_cohort, three_or_more_placements
 from iro_metrics.model import Model, build_model
 from iro_metrics.ingest.load import CouncilData
+from iro_metrics.shipped import read_yaml
 
 CATEGORIES = Path(__file__).parents[1] / "spec" / "dfe_categories.yaml"
 COLUMNS = ["measure", "breakdown", "category", "published", "computed", "difference", "tolerance", "status",
@@ -52,7 +52,7 @@ AGREES, DIFFERS, NOT_COMPARABLE, NOT_COMPUTED = "agrees", "differs", "not compar
 @cache
 def categories(path: Path = CATEGORIES) -> dict:
     """The DfE categories as 903 codes, and the causes to check (``dfe_categories.yaml``)."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 @cache

@@ -10,12 +10,13 @@ import yaml
 
 from iro_metrics.comparators import DATA, neighbours, table
 from iro_metrics.errors import UsageError
+from iro_metrics.shipped import read_yaml
 
 
 def update(source: Path, release: str, data: Path = DATA) -> list[str]:
     """Copy every shipped file found in ``source`` (same name, same columns) into ``data`` and record
     ``release`` for it. Values are copied byte for byte: nothing is recomputed or rounded."""
-    sources = yaml.safe_load((data / "sources.yaml").read_text(encoding="utf-8"))
+    sources = read_yaml(data / "sources.yaml")
     done = []
     for name in sources["files"]:
         new = source / name

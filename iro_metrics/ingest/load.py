@@ -10,7 +10,6 @@ Two layouts are accepted:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from iro_metrics.ingest import findings as F
 from iro_metrics.ingest.checks import check_combined, check_return
 from iro_metrics.ingest.combine import close_unrestated, combine
 from iro_metrics.ingest.read import RawTable, read_raw, type_table
+from iro_metrics.shipped import sha256_file
 from iro_metrics.years import CollectionYear, is_year_label
 
 
@@ -62,10 +62,6 @@ def empty_table(table: str) -> pd.DataFrame:
     """A table with no rows but the right columns and types (for inputs not supplied)."""
     cols = spec.tables()[table].columns
     return pd.DataFrame({c.name: pd.Series(dtype=_EMPTY_DTYPES.get(c.type, "string")) for c in cols})
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_folder(folder: Path, label_prefix: str, problems: list[Problem], unreadable: set[str]) -> list[RawTable]:

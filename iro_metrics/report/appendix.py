@@ -28,25 +28,9 @@ from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
 from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from iro_metrics.report import charts
+from iro_metrics.report.sections import REPORT_SECTIONS
 from iro_metrics.years import CollectionYear
 
-#: the report's sections in order: id -> heading (ids are stable: commentary is keyed on them)
-REPORT_SECTIONS = {
-    "summary": "Summary of key indicators",
-    "trends": "Five-year trends",
-    "population": "Children in care",
-    "iro_service": "The IRO service and caseloads",
-    "reviews": "Reviews and their timeliness",
-    "participation": "Participation in reviews",
-    "escalations": "Resolving concerns",
-    "stability": "Placement stability",
-    "quality": "Quality and voice",
-    "equalities": "Equalities",
-    "priorities": "Priorities for next year",
-    "definitions": "Definitions",
-    "data_quality": "Data-quality notes",
-    "provenance": "How this was produced",
-}
 KEY_INDICATORS = ["cla_at_31_march", "cla_rate_per_10000", "cla_starts", "cla_ceased", "reviews_held",
                   "reviews_on_time_pct", "children_all_reviews_on_time_pct", "participation_pct",
                   "placements_3plus_pct", "long_term_stability_pct", "iro_caseload_per_fte",

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iro_metrics.errors import FatalDataError
-from iro_metrics.report.build import NOTEBOOK, PRELOAD, build, output_dir
-from iro_metrics.report.kernel import Kernel, KernelError
+from iro_metrics.report.build import NOTEBOOK, build, output_dir
+from iro_metrics.report.kernel import PRELOAD, Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, load_params
 

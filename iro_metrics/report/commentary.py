@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iro_metrics.errors import IroMetricsError
+from iro_metrics.report.sections import REPORT_SECTIONS
 
 PLACEHOLDER = "*Commentary to follow: the IRO service manager's commentary on this section goes here.*"
 #: what --final looks for: the placeholder, or a part of it an officer left behind
@@ -115,8 +116,6 @@ def read(path: Path, order: list[str] | None = None) -> Notes:
             f"{path}, line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); it was probably saved as ANSI "
             "(Windows-1252) by Word or Notepad. Open it in Notepad, choose File > Save as, Encoding: UTF-8, "
             "and run again") from None
-    from iro_metrics.report.appendix import REPORT_SECTIONS
-
     return parse(text.replace("\r\n", "\n"), order, REPORT_SECTIONS, where=str(path))
 
 

@@ -18,8 +18,7 @@ import re
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 
-from iro_metrics.metrics import REGISTRY
-from iro_metrics.report.appendix import REPORT_SECTIONS
+from iro_metrics.report.sections import REPORT_SECTIONS
 
 LIMIT = 20  # differences listed per artefact; the rest are counted
 _CONTEXT = 6  # words of context either side of a difference in running text
@@ -234,6 +233,8 @@ def _first_tag_difference(artefact: str, a: list[str], b: list[str]) -> Differen
 
 def section_of_figure(name: str) -> str:
     """The report section an indicator or table belongs to."""
+    from iro_metrics.metrics import REGISTRY  # pandas: imported only when a figure differs
+
     metric = REGISTRY.get(name)
     return REPORT_SECTIONS.get(metric.section, metric.section) if metric else ""
 

@@ -33,8 +33,8 @@ def write_figures(ctx, folder: str | Path) -> None:
     threshold = ctx.params["suppression_threshold"]
     published = publish_tables(ctx.tables, threshold=threshold)
     write_tables(published, out / "tables")
-    write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
-    write_ods(published, out / "tables.ods", ctx.council, ctx.year.label, threshold, when=ctx.year.end.date())
+    write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end_date)
+    write_ods(published, out / "tables.ods", ctx.council, ctx.year.label, threshold, when=ctx.year.end_date)
     (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 

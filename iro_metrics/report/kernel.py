@@ -27,6 +27,9 @@ import nbformat
 from iro_metrics.errors import IroMetricsError, revive
 
 KERNEL_NAME = "python3"
+#: what the appendix notebook's first cell imports, imported by its kernel as it starts (while the
+#: caller prepares the notebook)
+PRELOAD = ("iro_metrics.report.appendix",)
 START_TIMEOUT = 60  # seconds for a kernel to start and answer
 AFTER_TIMEOUT = 300  # seconds for the code run after a notebook (writing the figures) to finish
 # a kernel's command history stays in memory: kernels running side by side must not share a file
@@ -182,7 +185,7 @@ class Kernel:
         km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
             run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log,
-                                      extra_arguments=[*_ARGUMENTS, *_preload(self.preload)])
+                                      extra_arguments=[*_ARGUMENTS, *preload_arguments(self.preload)])
         kc = km.client()
         kc.start_channels()
         self._km, self._kc, self.runs, self._ready = km, kc, 0, False
@@ -216,7 +219,7 @@ class Kernel:
         self._km = self._kc = None
 
 
-def _preload(modules: tuple[str, ...]) -> list[str]:
+def preload_arguments(modules: tuple[str, ...]) -> list[str]:
     """The kernel's start-up lines importing ``modules``: run before it first answers, so the imports
     overlap whatever its caller does meanwhile; they bind no name and count no execution."""
     if not modules:

@@ -13,10 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from iro_metrics import __version__
-from iro_metrics.comparators import DATA as COMPARATORS
-from iro_metrics.ingest.load import sha256_file
 from iro_metrics.report.commentary import commentary_path
 from iro_metrics.report.params import load_params
+from iro_metrics.shipped import COMPARATORS, sha256_file
 from iro_metrics.years import CollectionYear, is_year_label
 
 MANIFEST = "build.json"

@@ -1,11 +1,17 @@
 """nbval, run in-process for ``iro-report verify``, keeping what it found: for each code cell, whether
 its outputs matched the published ones and the outputs the re-execution gave, so that the HTML and the
-PDF can be rebuilt from the re-executed notebook without running it a second time."""
+PDF can be rebuilt from the re-executed notebook without running it a second time.
+
+nbval's kernel can be started before nbval runs (:func:`start_kernel`), so that its start-up (and the
+import of the appendix module, as a build's kernel does) overlaps verify's own imports: it is the same
+fresh kernel nbval would start, only sooner; nbval then runs every cell in it and compares as usual.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -37,9 +43,29 @@ class Capture:
             self.passed[int(number)] = self.passed.get(int(number), True) and report.passed
 
 
-def run_nbval(notebook: Path, sanitiser: Path, after: str = "") -> tuple[Capture, str]:
+def start_kernel(folder: Path):
+    """Start, without waiting for it, the kernel nbval would start for a notebook in ``folder`` (this
+    environment's, working in that folder), importing the appendix module as it starts; give it to
+    :func:`run_nbval`."""
+    from jupyter_client.manager import KernelManager
+    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+
+    from iro_metrics.report.kernel import PRELOAD, preload_arguments
+
+    km = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    with open(os.devnull, "w") as quiet:
+        km.start_kernel(cwd=str(folder), stderr=quiet, extra_arguments=preload_arguments(PRELOAD))
+    return km
+
+
+def run_nbval(notebook: Path, sanitiser: Path, after: str = "", kernel=None) -> tuple[Capture, str]:
     """Re-execute ``notebook`` with ``pytest --nbval`` in this environment, in its own folder, then run
-    ``after`` in the same kernel; returns what was captured and pytest's own report (for when nothing ran)."""
+    ``after`` in the same kernel; returns what was captured and pytest's own report (for when nothing ran).
+    ``kernel`` is one :func:`start_kernel` started for it (nbval starts its own when None); it is
+    stopped either way."""
+    if kernel is not None:
+        with _adopted(kernel):
+            return run_nbval(notebook, sanitiser, after)
     ini = notebook.parent / "pytest.ini"
     ini.write_text("[pytest]\n")
     capture, log = Capture(after), io.StringIO()
@@ -50,3 +76,35 @@ def run_nbval(notebook: Path, sanitiser: Path, after: str = "") -> tuple[Capture
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         pytest.main(args, plugins=[capture])
     return capture, log.getvalue()
+
+
+@contextlib.contextmanager
+def _adopted(km):
+    """nbval uses ``km``, already started, as the kernel of the notebook it runs next."""
+    from nbval import plugin
+    from nbval.kernel import RunningKernel
+
+    class Started(RunningKernel):
+        def __init__(self, kernel_name: str, cwd: str | None = None, startup_timeout: int = 60) -> None:
+            # as nbval's own, but connecting to the kernel started earlier rather than starting one
+            self.km, self.kc = km, km.client()
+            self.kc.start_channels()
+            try:
+                self.kc.wait_for_ready(timeout=startup_timeout)
+            except RuntimeError:
+                self.kc.stop_channels()
+                raise
+            self._ensure_iopub_up()
+
+    plugin.RunningKernel = Started
+    try:
+        yield
+    finally:
+        plugin.RunningKernel = RunningKernel
+        stop_kernel(km)  # when nbval did not get as far as stopping it
+
+
+def stop_kernel(km) -> None:
+    """Stop a kernel :func:`start_kernel` started, unless it has stopped already."""
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)

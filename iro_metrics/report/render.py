@@ -8,6 +8,7 @@ import datetime as dt
 import importlib.util
 import re
 import tempfile
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -54,6 +55,17 @@ def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool
     body, _ = exporter.from_notebook_node(nb, resources={"iro": {"lang": lang, "title": title, "css": css,
                                                                  "draft": draft}})
     return body
+
+
+@cache
+def warm_up() -> None:
+    """Render a one-line page, so that the appendix's renders faster afterwards: nbconvert, its Markdown
+    parser and bleach import and compile their patterns once per process (about 0.7 s). A build calls
+    it while its kernel starts; it does its work once per process."""
+    import pypandoc  # noqa: F401 - imported now rather than when the PDF is due
+    import typst  # noqa: F401
+
+    to_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Warm-up")]), "warm-up")
 
 
 class RenderError(IroMetricsError):

@@ -37,15 +37,15 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.errors import IroMetricsError, UsageError
-from iro_metrics.ingest.load import sha256_file
 from iro_metrics.report import commentary as C
-from iro_metrics.report.appendix import REPORT_SECTIONS
 from iro_metrics.report.compare import (Difference, csv_differences, docx_differences, html_differences, html_words,
                                         json_differences, pdf_differences, word_differences, xlsx_differences)
 from iro_metrics.report.build import PUBLISHED
 from iro_metrics.report.figures import after_last_cell, quotable
 from iro_metrics.report.manifest import MANIFEST
 from iro_metrics.report.params import Params
+from iro_metrics.report.sections import REPORT_SECTIONS
+from iro_metrics.shipped import sha256_file
 
 SANITISER = Path(__file__).parent / "nbval-sanitise.cfg"
 DATA_ENV = "IRO_REPORT_DATA"  # the data folder, when it is not where the notebook says
@@ -167,12 +167,19 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     slug = Params(council=str(values["council"]), year=str(values["year"]), data="").slug
     data = data_folder(notebook, values["data"], override, slug)
     local = (folder / values["comparators"]).resolve() if values.get("comparators") else None
-    _import_first()
-    with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp, contextlib.ExitStack() as stack:
+        from iro_metrics.report.nbval_capture import start_kernel, stop_kernel
+
+        (Path(tmp) / "run").mkdir()
+        kernel = start_kernel(Path(tmp) / "run")  # it starts while this process imports what it needs
+        stack.callback(stop_kernel, kernel)
+        _import_first()
+        pool = stack.enter_context(ThreadPoolExecutor(1))
         # the pages are a pure function of the outputs: render them from the published outputs while the
         # kernel re-executes, and keep them when the re-executed outputs are the same
         early = pool.submit(_render, copy.deepcopy(published), folder, values)
-        cells, expected_metrics, expected_tables, sheets = _rerun(published, values, data, local, Path(tmp), folder)
+        cells, expected_metrics, expected_tables, sheets = _rerun(published, values, data, local, Path(tmp), folder,
+                                                                  kernel)
         rerun = _rerun_notebook(published, cells)
         page, pdf, docx, notes = early.result() if _same_outputs(published, rerun) else _render(rerun, folder, values)
     outcome = Outcome(folder, REPRODUCES, cells=len(cells), notes=notes)
@@ -215,10 +222,11 @@ def _import_first() -> None:
         importlib.import_module(module)
 
 
-def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path, folder: Path,
+def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Path, folder: Path, kernel=None,
            ) -> tuple[list[tuple[int, bool, list]], str, dict[str, str], dict[str, bytes]]:
-    """nbval re-executes a copy of the notebook whose data (and local comparators) are absolute paths;
-    then, in the same kernel, ``metrics.json`` and the tables are written from the figures it computed
+    """nbval re-executes a copy of the notebook in ``scratch/run`` whose data (and local comparators) are
+    absolute paths, on ``kernel`` when one was started there for it; then, in the same kernel,
+    ``metrics.json`` and the tables are written from the figures it computed
     (:func:`~iro_metrics.report.figures.write_figures`). Returns (code cell number, failed, outputs) per code cell, and the three
     rebuilds. A notebook that fails before it has loaded the data could not be run."""
     from iro_metrics.report.nbval_capture import run_nbval
@@ -233,12 +241,12 @@ def _rerun(published, values: dict, data: Path, local: Path | None, scratch: Pat
         key = line.split(" = ", 1)[0]
         lines.append(f"{key} = {moved[key]!r}" if key in moved else line)
     cell.source = "\n".join(lines)
-    (scratch / "run").mkdir()
+    (scratch / "run").mkdir(exist_ok=True)
     path, rebuilt = scratch / "run" / "appendix.ipynb", scratch / "rebuilt"
     rebuilt.mkdir()
     nbformat.write(nb, path)
     after = after_last_cell(rebuilt)
-    capture, log = run_nbval(path, SANITISER, after)
+    capture, log = run_nbval(path, SANITISER, after, kernel)
     if not capture.outputs:  # not one cell ran: the kernel did not start (a busy machine); worth one retry
         capture, log = run_nbval(path, SANITISER, after)
     if not capture.outputs:
@@ -303,7 +311,7 @@ def _rebuild_pdf(page: str, values: dict) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "appendix.pdf"
         to_pdf(page, out, TITLE.format(council=values["council"], year=values["year"]),
-               when=CollectionYear.parse(values["year"]).end.date(), draft=not values.get("_final", False),
+               when=CollectionYear.parse(values["year"]).end_date, draft=not values.get("_final", False),
                footer=values["council"])
         return out.read_bytes()
 
@@ -321,7 +329,7 @@ def _start_docx(page: str, folder: Path, values: dict, tmp: Path) -> Callable[[]
                           "appendix.docx")
     out = tmp / "appendix.docx"
     written = start_docx(page, out, TITLE.format(council=values["council"], year=values["year"]),
-                         when=CollectionYear.parse(values["year"]).end.date(), reference=reference)
+                         when=CollectionYear.parse(values["year"]).end_date, reference=reference)
 
     def wait() -> bytes:
         written()

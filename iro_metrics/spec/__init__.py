@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from iro_metrics.shipped import read_yaml
 
 from iro_metrics.years import CollectionYear
 
@@ -67,7 +67,7 @@ def _year(value) -> CollectionYear | None:
 @cache
 def tables() -> dict[str, Table]:
     """Every input table, keyed by its short name (``episodes``, ``iro_staff``...)."""
-    raw = yaml.safe_load((_HERE / "tables.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(_HERE / "tables.yaml")
     out: dict[str, Table] = {}
     for source, group in raw.items():
         for key, t in group.items():
@@ -79,7 +79,7 @@ def tables() -> dict[str, Table]:
 
 @cache
 def code_lists() -> dict[str, dict[str, Code]]:
-    raw = yaml.safe_load((_HERE / "codes.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(_HERE / "codes.yaml")
     out: dict[str, dict[str, Code]] = {}
     for name, codes in raw.items():
         out[name] = {}

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from iro_metrics.comparators import numeric
 from iro_metrics.comparators.reconcile import categories
 from iro_metrics.errors import UsageError
+from iro_metrics.shipped import read_yaml
 from iro_metrics.spec import valid_codes
 from iro_metrics.synth.care import (REASON_PLACE_CHANGE, TEMPORARY, YEAR, _choice, birthday, day, draw_providers,
                                     draw_urns, postcodes)
@@ -35,7 +35,7 @@ BREAKDOWNS = {"legal_status": "LS", "placement": "PLACE"}
 @cache
 def rules(path: Path = LIKE) -> dict:
     """How each published category is dealt (``like.yaml``)."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 def _category_of(breakdown: str) -> dict[str, str]:
