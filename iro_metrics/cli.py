@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iro_metrics import __version__
-from iro_metrics.errors import FatalDataError, IroMetricsError, os_error_message
+from iro_metrics.errors import FatalDataError, IroMetricsError, UsageError, os_error_message
 
 if TYPE_CHECKING:  # imported when needed: the command line starts fast
     from iro_metrics.report.batch import Progress
@@ -99,6 +99,16 @@ def _publish(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from iro_metrics.report.build import build
 
+    if args.watch:
+        from iro_metrics.report.watch import watch
+
+        if len(args.params) != 1:
+            raise UsageError("--watch takes one params file")
+        watch(args.params[0], lambda p: build(p, outputs=args.outputs, final=args.final,
+                                              discard_notebook_edits=args.discard_notebook_edits,
+                                              reuse=not args.full),
+              report=lambda line: print(line, flush=True), explain=_explain)
+        return 0
     for params in args.params:
         target = build(params, outputs=args.outputs, final=args.final,
                        discard_notebook_edits=args.discard_notebook_edits, reuse=not args.full)
@@ -310,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build even though the executed notebook holds commentary edits that were not harvested")
     b.add_argument("--full", action="store_true",
                    help="read the data and run the notebook again even when only the commentary changed")
+    b.add_argument("--watch", action="store_true",
+                   help="then keep running: build again each time the commentary (or params) file is saved, "
+                        "until Ctrl+C")
     b.set_defaults(func=_build)
 
     ba = sub.add_parser("build-all", help="build many councils and years in parallel, skipping unchanged ones",
@@ -414,18 +427,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _explain(e: IroMetricsError) -> str:
+    """An error in the user's input, in words (the data's problems one per line)."""
+    if isinstance(e, FatalDataError):
+        s = "s" if len(e.problems) != 1 else ""
+        return f"the data cannot be used ({len(e.problems)} problem{s}):" + "".join(f"\n  {p}" for p in e.problems)
+    return str(e)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except FatalDataError as e:
-        print(f"error: the data cannot be used ({len(e.problems)} problem"
-              f"{'s' if len(e.problems) != 1 else ''}):", file=sys.stderr)
-        for problem in e.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
     except IroMetricsError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_explain(e)}", file=sys.stderr)
         return 1
     except OSError as e:  # the machine, not the code: a file that cannot be read or written
         print(f"error: {os_error_message(e)}", file=sys.stderr)

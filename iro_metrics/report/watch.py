@@ -1,0 +1,86 @@
+"""``iro-report build --watch``: build a council's outputs, then build them again each time an officer
+saves the commentary file (or the params file), until Ctrl+C.
+
+An officer keeps the page open in a browser and refreshes it after saving. The process stays running,
+so a rebuild after a commentary edit pays no start-up: no Python to start, nothing to import, the page
+and PDF renderers already warm (about a second for the 450-child synthetic council; ``benchmarks/``).
+Each rebuild is an ordinary :func:`~iro_metrics.report.build.build`: it reuses the executed notebook
+when only the commentary changed and runs it again otherwise, takes the folder's lock, and refuses
+(leaving the last outputs as they were) exactly as the command would. A refusal, such as a mistyped
+quote or a section the file lacks, is reported and the watch goes on: the officer fixes the file and
+saves again.
+
+A save counts only when the file's content changed, so an editor that saves twice, or a build that
+writes the commentary skeleton, does not start another build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from iro_metrics.errors import IroMetricsError, os_error_message
+from iro_metrics.report.commentary import commentary_path
+
+#: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
+SETTLE = 100
+
+
+def watched(params_path: Path) -> list[Path]:
+    """The files whose saving starts a rebuild: the params file and its commentary file."""
+    return [params_path.resolve(), commentary_path(params_path).resolve()]
+
+
+def watch(params_path: str | Path, build: Callable[[Path], Path], report: Callable[[str], None],
+          explain: Callable[[Exception], str] = str, stop=None) -> None:
+    """Build ``params_path``'s outputs, then again after each saved change to :func:`watched` files,
+    until Ctrl+C or ``stop`` (an object with ``is_set()``, such as a :class:`threading.Event`) is set.
+    ``build`` builds one params file and returns the outputs folder; ``report`` receives a line after
+    each build, or the reason it was refused (``explain`` words an error as the command line does);
+    a bug is raised."""
+    import watchfiles
+
+    params_path = Path(params_path)
+    files = watched(params_path)
+    _once(params_path, build, report, explain)
+    seen = _contents(files)  # as the build left them (it may have written the skeleton)
+    report(f"watching {', '.join(str(f) for f in files)} (Ctrl+C to stop)")
+    wanted = {str(f) for f in files}
+    try:
+        for _ in watchfiles.watch(*sorted({f.parent for f in files}), stop_event=stop, recursive=False,
+                                  watch_filter=lambda _change, path: str(Path(path).resolve()) in wanted,
+                                  step=SETTLE, raise_interrupt=False):
+            now = _contents(files)
+            if now == seen:  # saved without a change, or only touched
+                continue
+            _once(params_path, build, report, explain)
+            seen = _contents(files)
+    except KeyboardInterrupt:  # during a build: that build is abandoned, the last outputs stay
+        pass
+    report("stopped watching")
+
+
+def _once(params_path: Path, build: Callable[[Path], Path], report: Callable[[str], None],
+          explain: Callable[[Exception], str]) -> None:
+    start = time.perf_counter()
+    try:
+        target = build(params_path)
+    except IroMetricsError as e:
+        report(f"not rebuilt: {explain(e)}\n(the last outputs are as they were; fix the file and save it again)")
+    except OSError as e:
+        report(f"not rebuilt: {os_error_message(e)}")
+    else:
+        report(f"wrote {target}/ in {time.perf_counter() - start:.1f} s")
+
+
+def _contents(files: list[Path]) -> dict[Path, str | None]:
+    """The SHA-256 of each file (None while it is missing: mid-save, or moved away)."""
+    out = {}
+    for f in files:
+        try:
+            out[f] = hashlib.sha256(f.read_bytes()).hexdigest()
+        except OSError:
+            out[f] = None
+    return out
