@@ -25,7 +25,7 @@ from iro_metrics.errors import IroMetricsError, os_error_message
 from iro_metrics.report.commentary import commentary_path
 
 #: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
-SETTLE = 100
+SETTLE = 50
 
 
 def watched(params_path: Path) -> list[Path]:
