@@ -178,7 +178,11 @@ def _harvest(args: argparse.Namespace) -> int:
     from iro_metrics.report.commentary import harvest_notebook
 
     h = harvest_notebook(args.notebook)
-    print(f"wrote {h.path}: {'taken from the notebook: ' + ', '.join(h.taken) if h.taken else 'no section changed'}")
+    if h.restored:
+        print(f"wrote {h.path}: the file was missing; written again from the notebook's commentary "
+              f"({', '.join(h.restored)})")
+    else:
+        print(f"wrote {h.path}: {'taken from the notebook: ' + ', '.join(h.taken) if h.taken else 'no section changed'}")
     for sid in h.deleted:
         print(f"  the commentary cell of {sid} was deleted in the notebook: the file's text for {sid} is kept "
               "(delete it in the file if you meant to)")

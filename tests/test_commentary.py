@@ -548,3 +548,26 @@ def test_officer_journey_in_jupyterlab(council, tmp_path):
     held = f"{json.loads((out(council) / 'metrics.json').read_text())['indicators']['reviews_held']['value']:,}"
     said = f"Typed in JupyterLab: we held {held} reviews this year."
     assert said in (out(council) / "appendix.html").read_text() and said in pdf_text(out(council) / "appendix.pdf")
+
+
+def test_path5_a_moved_commentary_file_stops_the_build_and_harvest_writes_it_again(desk, capsys):
+    notes(desk).parent.mkdir(parents=True, exist_ok=True)
+    notes(desk).write_text("## reviews\n\nWords that exist nowhere else.\n\n## stability\n\nStability words.\n")
+    nb_path = fast_build(desk)
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[cells_of(nb, "stability")[0]].source = "Stability words, edited in JupyterLab."
+    save(nb, nb_path)
+    notes(desk).rename(desk / "renamed by mistake.md")  # or deleted: the notebook is the only copy left
+    before = nb_path.read_bytes()
+    with pytest.raises(CommentaryError, match=r"no such file, but the last build .* holds commentary for "
+                                              r"reviews, stability\. Nothing was changed"):
+        fast_build(desk)
+    assert not notes(desk).exists() and nb_path.read_bytes() == before  # no skeleton, the notebook as it was
+    assert main(["harvest", str(nb_path)]) == 0
+    assert "the file was missing; written again from the notebook's commentary (reviews, stability)" in \
+        capsys.readouterr().out
+    texts = C.read(notes(desk)).texts
+    assert texts["reviews"] == "Words that exist nowhere else."
+    assert texts["stability"] == "Stability words, edited in JupyterLab."
+    rebuilt = nbformat.read(fast_build(desk), as_version=4)  # accepted now, with both
+    assert rebuilt.cells[cells_of(rebuilt, "reviews")[0]].source == "Words that exist nowhere else."

@@ -148,7 +148,16 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
     ``discard``), or ``final`` while a section is empty or shows the placeholder. Writes a skeleton
     file for a new council."""
     if not discard and published.exists():
-        waiting = pending(read_notebook(published))
+        nb = read_notebook(published)
+        held = [sid for sid, text in collect(nb).texts.items()
+                if text and text.strip() and PLACEHOLDER_MARK not in text]
+        if held and not notes_file.exists():  # moved, renamed or deleted: a skeleton would publish placeholders
+            raise CommentaryError(
+                f"{notes_file}: no such file, but the last build ({published}) holds commentary for "
+                f"{', '.join(held)}. Nothing was changed. If the file was moved or renamed, put it back; or run "
+                f"`iro-report harvest {published}` to write it again from the notebook. To start again with no "
+                "commentary, build with --discard-notebook-edits")
+        waiting = pending(nb)
         if waiting:
             raise CommentaryError(
                 f"{published} holds commentary that is not in the commentary file: {'; '.join(waiting)}. Nothing was "
@@ -345,6 +354,7 @@ class Harvest:
     deleted: list[str]
     unplaced: int
     backup: Path | None
+    restored: list[str] = field(default_factory=list)  # the file was missing: the sections written again
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -385,6 +395,15 @@ def merge(nb, notes: Notes, order: list[str], notebook: Path, path: Path) -> tup
     return Notes(notes.preamble, texts, notes.lines), taken, deleted, len(added)
 
 
+def _base(nb) -> dict[str, str | None]:
+    """The commentary the notebook was built (or last harvested) with, by section; for a notebook built
+    before that was recorded, what its commentary cells show."""
+    base = nb.metadata.get("iro", {}).get("base")
+    if base is not None:
+        return base
+    return {sid: text for sid, text in collect(nb).texts.items() if PLACEHOLDER_MARK not in text}
+
+
 def harvest_notebook(notebook: str | Path) -> Harvest:
     """``iro-report harvest``: merge the notebook's commentary into the file it was built from, then
     record in the notebook what was harvested, so that the next build accepts it."""
@@ -395,14 +414,20 @@ def harvest_notebook(notebook: str | Path) -> Harvest:
         raise CommentaryError(f"{notebook}: not an appendix built by iro-report (no commentary file recorded)")
     path = (notebook.parent / source).resolve()
     order = template_sections()
-    merged, taken, deleted, unplaced = merge(nb, read(path, order), order, notebook, path)
+    restored = not path.exists()
+    if restored:  # moved or deleted: the file is written again from what the notebook was built from
+        notes = Notes(texts={sid: text for sid, text in _base(nb).items() if text})
+    else:
+        notes = read(path, order)
+    merged, taken, deleted, unplaced = merge(nb, notes, order, notebook, path)
     backup = write_atomic(path, render_file(merged, order))
     found = collect(nb)
     meta = nb.metadata.setdefault("iro", {})
     meta["base"] = {s: found.texts.get(s) for s in order}
     meta["harvested_unplaced"] = [text for _, text in found.unplaced]
     write_notebook(nb, notebook)
-    return Harvest(path, taken, deleted, unplaced, backup)
+    return Harvest(path, taken, deleted, unplaced, backup,
+                   restored=[sid for sid in order if merged.texts.get(sid, "").strip()] if restored else [])
 
 
 def read_notebook(path: Path):
