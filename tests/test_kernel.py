@@ -90,3 +90,20 @@ def test_a_kernel_started_for_nbval_is_stopped_when_nbval_never_uses_it(tmp_path
     km = start_kernel(tmp_path)
     capture, _ = run_nbval(tmp_path / "missing.ipynb", tmp_path / "no-sanitiser.cfg", kernel=km)
     assert capture.outputs == {} and not km.has_kernel
+
+
+@pytest.mark.build
+def test_ctrl_c_while_a_notebook_runs_is_an_interruption_not_a_dead_kernel(tmp_path):
+    # nbclient answers Ctrl+C by shutting the kernel down; the run must say interrupted, not "kernel died"
+    script = ("import os, signal, threading, nbformat\n"
+              "from pathlib import Path\n"
+              "from iro_metrics.report.kernel import Kernel\n"
+              "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('import time; time.sleep(60)')])\n"
+              "threading.Timer(3, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+              "with Kernel() as kernel:\n"
+              "    try:\n"
+              "        kernel.run(nb, Path.cwd())\n"
+              "    except KeyboardInterrupt:\n"
+              "        print('interrupted', kernel._km is None)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.stdout.strip() == "interrupted True", done.stderr[-2000:]

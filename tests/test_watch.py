@@ -3,6 +3,8 @@ not; a refused build is reported and the watch goes on; Ctrl+C (here, the stop e
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -60,6 +62,55 @@ def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_pa
                          "## reviews\n\nWe held many reviews.\n"]  # the unchanged save built nothing
 
 
-def test_watch_takes_one_params_file(tmp_path, capsys):
+def test_watch_takes_one_params_file_that_exists(tmp_path, capsys):
     assert main(["build", "--watch", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]) == 1
     assert capsys.readouterr().err.strip() == "error: --watch takes one params file"
+    assert main(["build", "--watch", str(tmp_path / "mistyped" / "2024-25.yaml")]) == 1  # not a watch of nothing
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'mistyped' / '2024-25.yaml'}:\n  no such file"
+
+
+def test_a_save_while_a_build_runs_is_built_after_it(tmp_path):
+    params = tmp_path / "2024-25.yaml"
+    params.write_text("council: Test\nyear: 2024-25\ndata: data\n", encoding="utf-8")
+    notes = tmp_path / "2024-25.commentary.md"
+    notes.write_text("## reviews\n\nBefore.\n", encoding="utf-8")
+    built, lines, stop = [], [], threading.Event()
+
+    def build(path: Path) -> Path:
+        built.append(notes.read_text(encoding="utf-8"))
+        if len(built) == 1:  # the officer saves while the first build runs, after it read the file
+            notes.write_text("## reviews\n\nSaved during the build.\n", encoding="utf-8")
+        return tmp_path / "outputs"
+
+    watcher = threading.Thread(target=watch, args=(params, build, lines.append), kwargs={"stop": stop})
+    watcher.start()
+    try:
+        _until(lambda: any(line.startswith("watching") for line in lines))
+        time.sleep(0.5)  # and nothing more is built for it
+    finally:
+        stop.set()
+        watcher.join(timeout=20)
+    assert built == ["## reviews\n\nBefore.\n", "## reviews\n\nSaved during the build.\n"]
+
+
+def test_ctrl_c_during_a_build_stops_the_watch_even_when_the_build_words_it_otherwise(tmp_path):
+    # a build interrupted by Ctrl+C raises whatever its kernel's death turns into, not KeyboardInterrupt
+    script = ("import os, signal, sys, time\n"
+              "from iro_metrics.errors import IroMetricsError\n"
+              "from iro_metrics.report.watch import watch\n"
+              "calls = []\n"
+              "def build(path):\n"
+              "    calls.append(path)\n"
+              "    try:\n"
+              "        os.kill(os.getpid(), signal.SIGINT)\n"
+              "        time.sleep(5)\n"
+              "    except KeyboardInterrupt:\n"
+              "        raise IroMetricsError('the notebook kernel failed: Kernel died') from None\n"
+              "watch(sys.argv[1], build, print)\n"
+              "print(len(calls), 'build')\n")
+    params = tmp_path / "2024-25.yaml"
+    params.write_text("council: Test\nyear: 2024-25\ndata: data\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", script, str(params)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["build interrupted: the last outputs are as they were", "stopped watching",
+                                        "1 build"]

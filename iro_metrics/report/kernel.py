@@ -95,6 +95,7 @@ class Kernel:
         from nbclient.exceptions import CellExecutionError, DeadKernelError
 
         self.launch()
+        client = None
         try:
             self._wait_ready()
             if self.runs:  # a warm kernel: put it back as a fresh one would be
@@ -117,6 +118,11 @@ class Kernel:
             where = f" in cell {cell.execution_count}" if cell is not None else ""
             raise BuildError(f"the appendix notebook failed{where}: {e.ename}: {e.evalue}") from None
         except (DeadKernelError, RuntimeError, TimeoutError) as e:
+            if hasattr(client, "_async_cleanup_kernel_future"):
+                # Ctrl+C: nbclient's own signal handler shuts the kernel down, and the run then fails as if
+                # the kernel had died. It is an interruption, and is told as one.
+                self.stop()
+                raise KeyboardInterrupt from None
             self._fail(e)
         return nb
 

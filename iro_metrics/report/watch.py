@@ -17,12 +17,16 @@ writes the commentary skeleton, does not start another build.
 from __future__ import annotations
 
 import hashlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from iro_metrics.errors import IroMetricsError, os_error_message
 from iro_metrics.report.commentary import commentary_path
+from iro_metrics.report.params import ParamsError
 
 #: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
 SETTLE = 50
@@ -39,38 +43,77 @@ def watch(params_path: str | Path, build: Callable[[Path], Path], report: Callab
     until Ctrl+C or ``stop`` (an object with ``is_set()``, such as a :class:`threading.Event`) is set.
     ``build`` builds one params file and returns the outputs folder; ``report`` receives a line after
     each build, or the reason it was refused (``explain`` words an error as the command line does);
-    a bug is raised."""
+    a bug is raised, and so is a params file that does not exist."""
     import watchfiles
 
     params_path = Path(params_path)
+    if not params_path.is_file():  # nothing to watch: a mistyped path fails as build fails
+        raise ParamsError(params_path, ["no such file"])
     files = watched(params_path)
-    _once(params_path, build, report, explain)
-    seen = _contents(files)  # as the build left them (it may have written the skeleton)
-    report(f"watching {', '.join(str(f) for f in files)} (Ctrl+C to stop)")
     wanted = {str(f) for f in files}
-    try:
-        for _ in watchfiles.watch(*sorted({f.parent for f in files}), stop_event=stop, recursive=False,
-                                  watch_filter=lambda _change, path: str(Path(path).resolve()) in wanted,
-                                  step=SETTLE, raise_interrupt=False):
-            now = _contents(files)
-            if now == seen:  # saved without a change, or only touched
-                continue
-            _once(params_path, build, report, explain)
-            seen = _contents(files)
-    except KeyboardInterrupt:  # during a build: that build is abandoned, the last outputs stay
-        pass
+    with _ctrl_c() as interrupted:
+        try:
+            seen = _settled(params_path, files, build, report, explain, interrupted)
+            if not interrupted.is_set():
+                report(f"watching {', '.join(str(f) for f in files)} (Ctrl+C to stop)")
+                for _ in watchfiles.watch(*sorted({f.parent for f in files}), stop_event=stop, recursive=False,
+                                          watch_filter=lambda _change, path: str(Path(path).resolve()) in wanted,
+                                          step=SETTLE, raise_interrupt=False):
+                    now = _contents(files)
+                    if now == seen:  # saved without a change, or only touched
+                        continue
+                    seen = _settled(params_path, files, build, report, explain, interrupted)
+                    if interrupted.is_set():
+                        break
+        except KeyboardInterrupt:  # between builds (a build's own interruption is reported by _once)
+            pass
     report("stopped watching")
 
 
+@contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event set by Ctrl+C, which still interrupts as usual. A build turns the interruption into
+    other errors on its way out (the kernel it was running died), so the watch asks this instead."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has signals
+        yield interrupted
+        return
+
+    def on_interrupt(signum, frame):
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _settled(params_path: Path, files: list[Path], build: Callable[[Path], Path], report: Callable[[str], None],
+             explain: Callable[[Exception], str], interrupted: threading.Event) -> dict[Path, str | None]:
+    """Build, and again while the files changed during the build (a save while it ran, or the skeleton it
+    wrote); returns their contents as the last build read them."""
+    while True:
+        before = _contents(files)
+        _once(params_path, build, report, explain, interrupted)
+        if interrupted.is_set() or _contents(files) == before:
+            return before
+
+
 def _once(params_path: Path, build: Callable[[Path], Path], report: Callable[[str], None],
-          explain: Callable[[Exception], str]) -> None:
+          explain: Callable[[Exception], str], interrupted: threading.Event) -> None:
     start = time.perf_counter()
     try:
         target = build(params_path)
-    except IroMetricsError as e:
-        report(f"not rebuilt: {explain(e)}\n(the last outputs are as they were; fix the file and save it again)")
-    except OSError as e:
-        report(f"not rebuilt: {os_error_message(e)}")
+    except (IroMetricsError, OSError, KeyboardInterrupt) as e:
+        if interrupted.is_set() or isinstance(e, KeyboardInterrupt):
+            interrupted.set()
+            report("build interrupted: the last outputs are as they were")
+        elif isinstance(e, OSError):
+            report(f"not rebuilt: {os_error_message(e)}")
+        else:
+            report(f"not rebuilt: {explain(e)}\n(the last outputs are as they were; fix the file and save it again)")
     else:
         report(f"wrote {target}/ in {time.perf_counter() - start:.1f} s")
 
