@@ -22,4 +22,5 @@ def read_yaml(path: Path):
 
 
 def sha256_file(path: Path) -> str:
+    """Any file's SHA-256 (a council's data and params too: the manifest fingerprints them without pandas)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()

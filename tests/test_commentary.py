@@ -571,3 +571,21 @@ def test_path5_a_moved_commentary_file_stops_the_build_and_harvest_writes_it_aga
     assert texts["stability"] == "Stability words, edited in JupyterLab."
     rebuilt = nbformat.read(fast_build(desk), as_version=4)  # accepted now, with both
     assert rebuilt.cells[cells_of(rebuilt, "reviews")[0]].source == "Words that exist nowhere else."
+
+
+def test_harvest_waits_for_a_build_of_the_folder_then_refuses_changing_nothing(desk, monkeypatch):
+    from filelock import FileLock
+
+    from iro_metrics.report.publication import lock_of
+
+    nb_path = fast_build(desk)
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[cells_of(nb, "reviews")[0]].source = "Typed in JupyterLab."
+    save(nb, nb_path)
+    before, nb_before = notes(desk).read_bytes(), nb_path.read_bytes()
+    monkeypatch.setattr(C, "HARVEST_WAIT", 0.2)
+    with FileLock(lock_of(nb_path.parent)):  # a build of the folder is running (a watch's, say)
+        with pytest.raises(CommentaryError, match="a build of this folder is running.*Nothing was changed"):
+            harvest_notebook(nb_path)
+    assert notes(desk).read_bytes() == before and nb_path.read_bytes() == nb_before
+    assert harvest_notebook(nb_path).taken == ["reviews"]  # the build has finished

@@ -107,3 +107,14 @@ def test_ctrl_c_while_a_notebook_runs_is_an_interruption_not_a_dead_kernel(tmp_p
               "        print('interrupted', kernel._km is None)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.stdout.strip() == "interrupted True", done.stderr[-2000:]
+
+
+@pytest.mark.build
+def test_an_interrupted_cell_is_an_interruption_too(tmp_path):
+    # on Windows Ctrl+C reaches the kernel itself: the cell stops with KeyboardInterrupt
+    from iro_metrics.report.kernel import Kernel
+
+    with Kernel() as kernel:
+        with pytest.raises(KeyboardInterrupt):
+            kernel.run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise KeyboardInterrupt")]),
+                       tmp_path)

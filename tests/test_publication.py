@@ -101,6 +101,19 @@ def test_a_second_build_of_the_same_folder_refuses_clearly(tmp_path):
     publish(target, {"a.txt": "3"})  # the lock is free again
 
 
+def test_a_build_asked_to_wait_goes_ahead_once_the_other_finishes(tmp_path):
+    import threading
+
+    target = tmp_path / "2024-25"
+    publish(target, {"a.txt": "1"})
+    first = Publication(target).__enter__()
+    threading.Timer(0.5, first.__exit__, (None, None, None)).start()  # the other build ends in half a second
+    with Publication(target, wait=30) as second:  # as build --watch asks
+        (second.work / "a.txt").write_text("2")
+        second.commit()
+    assert (target / "a.txt").read_text() == "2"
+
+
 def test_two_processes_building_one_council(tmp_path):
     """A second process is refused while the first holds the lock, with exit 1 and a plain message."""
     target = tmp_path / "out" / "x" / "2024-25"

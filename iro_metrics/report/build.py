@@ -43,7 +43,8 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
 
 def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
           timings: dict[str, float] | None = None, final: bool = False,
-          discard_notebook_edits: bool = False, kernel: Kernel | None = None, reuse: bool = True) -> Path:
+          discard_notebook_edits: bool = False, kernel: Kernel | None = None, reuse: bool = True,
+          wait: float = 0) -> Path:
     """Build the outputs of one params file; returns their folder.
 
     The officers' commentary file beside the params is injected into the narrative cells (a skeleton is
@@ -54,13 +55,14 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     commentary changed since the last build, its figures and executed outputs are reused (``reuse``;
     the outputs are the same as a full build's). ``timings``,
     when given, receives the seconds each part took. ``kernel`` is the notebook kernel to use (a batch
-    worker's warm one); by default a fresh one, launched once the build knows it needs a run.
+    worker's warm one); by default a fresh one, launched once the build knows it needs a run. ``wait``
+    is how many seconds to wait for another build (or a harvest) of the folder to finish before refusing.
     """
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
-    with Publication(target) as pub:  # one build of the folder at a time; repairs an interrupted one first
+    with Publication(target, wait=wait) as pub:  # one build of the folder at a time; repairs an interrupted one first
         _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel,
                     reuse)
     return target

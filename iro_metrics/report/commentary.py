@@ -27,6 +27,7 @@ from iro_metrics.report.sections import REPORT_SECTIONS
 PLACEHOLDER = "*Commentary to follow: the IRO service manager's commentary on this section goes here.*"
 #: what --final looks for: the placeholder, or a part of it an officer left behind
 PLACEHOLDER_MARK = "Commentary to follow"
+HARVEST_WAIT = 120  # seconds a harvest waits for a build of the folder to finish
 UNPLACED = "unplaced"
 BACKUPS_KEPT = 20
 _HEADING = re.compile(r"^##[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
@@ -143,10 +144,10 @@ def aside(notes: Notes) -> list[str]:
 
 
 def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, final: bool) -> Notes:
-    """The build's commentary, or a refusal that changes nothing: the previous executed notebook holds
-    words the file does not (unless ``discard``), the file holds text in no section (unless
-    ``discard``), or ``final`` while a section is empty or shows the placeholder. Writes a skeleton
-    file for a new council."""
+    """The build's commentary, or a refusal that changes nothing: the file is missing while the
+    previous executed notebook holds commentary, or that notebook holds words the file does not (both
+    unless ``discard``), the file holds text in no section (unless ``discard``), or ``final`` while a
+    section is empty or shows the placeholder. Writes a skeleton file for a new council."""
     if not discard and published.exists():
         nb = read_notebook(published)
         held = [sid for sid, text in collect(nb).texts.items()
@@ -154,7 +155,8 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
         if held and not notes_file.exists():  # moved, renamed or deleted: a skeleton would publish placeholders
             raise CommentaryError(
                 f"{notes_file}: no such file, but the last build ({published}) holds commentary for "
-                f"{', '.join(held)}. Nothing was changed. If the file was moved or renamed, put it back; or run "
+                f"{', '.join(held)}. Nothing was changed. If the file was moved or renamed, put it back (earlier "
+                f"versions are in {notes_file.parent / 'commentary-backups'}, if it was ever harvested); or run "
                 f"`iro-report harvest {published}` to write it again from the notebook. To start again with no "
                 "commentary, build with --discard-notebook-edits")
         waiting = pending(nb)
@@ -405,9 +407,26 @@ def _base(nb) -> dict[str, str | None]:
 
 
 def harvest_notebook(notebook: str | Path) -> Harvest:
-    """``iro-report harvest``: merge the notebook's commentary into the file it was built from, then
-    record in the notebook what was harvested, so that the next build accepts it."""
+    """``iro-report harvest``: merge the notebook's commentary into the file it was built from (writing
+    the file again from the notebook when it is missing), then record in the notebook what was
+    harvested, so that the next build accepts it. It holds the outputs folder's lock meanwhile, so a
+    build (``--watch`` starts one as the file is written) waits for the notebook to be written too."""
+    from filelock import FileLock, Timeout
+
+    from iro_metrics.report.publication import lock_of
+
     notebook = Path(notebook)
+    lock = FileLock(lock_of(notebook.parent), timeout=HARVEST_WAIT)  # no build swaps the notebook meanwhile
+    try:
+        with lock:
+            return _harvest(notebook)
+    except Timeout:
+        raise CommentaryError(f"{notebook.parent}: a build of this folder is running (it holds "
+                              f"{lock_of(notebook.parent)}); wait for it to finish, then harvest again. Nothing "
+                              "was changed") from None
+
+
+def _harvest(notebook: Path) -> Harvest:
     nb = read_notebook(notebook)
     source = nb.metadata.get("iro", {}).get("commentary_file")
     if not source:

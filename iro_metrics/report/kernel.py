@@ -109,6 +109,9 @@ class Kernel:
             # rename a folder that a process is working in, and the build renames it to publish it
             self._silent(f"import os; os.chdir({self._home!r})")
         except CellExecutionError as e:
+            if e.ename == "KeyboardInterrupt":  # Ctrl+C reached the kernel too (on Windows it shares the console)
+                self.stop()
+                raise KeyboardInterrupt from None
             problem = self._last_error()
             self.stop()  # a failure may leave anything behind: the next notebook gets a new kernel
             if problem is not None:

@@ -84,10 +84,13 @@ def _adopted(km):
     from nbval import plugin
     from nbval.kernel import RunningKernel
 
+    clients = []
+
     class Started(RunningKernel):
         def __init__(self, kernel_name: str, cwd: str | None = None, startup_timeout: int = 60) -> None:
             # as nbval's own, but connecting to the kernel started earlier rather than starting one
             self.km, self.kc = km, km.client()
+            clients.append(self.kc)
             self.kc.start_channels()
             try:
                 self.kc.wait_for_ready(timeout=startup_timeout)
@@ -101,6 +104,8 @@ def _adopted(km):
         yield
     finally:
         plugin.RunningKernel = RunningKernel
+        for kc in clients:  # nbval stops its client only when the kernel is still alive at the end
+            kc.stop_channels()
         stop_kernel(km)  # when nbval did not get as far as stopping it
 
 

@@ -6,7 +6,8 @@ previous ones removed. Renames are atomic, so whatever moment a build is killed 
 outputs is on disk: in the target, or (killed between the two renames) in ``.<name>.previous``.
 Every build first repairs what an interrupted one left: it puts ``.previous`` back when the target is
 missing, removes it when the target is there, and removes stale scratch folders. All of this happens
-under a lock file (``.<name>.lock``), so two builds of one folder never meet: the second refuses.
+under a lock file (``.<name>.lock``), so two builds of one folder never meet: the second refuses (or
+waits, when asked to: ``build --watch`` does). ``harvest`` takes the same lock while it writes.
 """
 
 from __future__ import annotations
@@ -72,13 +73,14 @@ def swap(new: Path, target: Path) -> None:
 
 
 class Publication:
-    """``with Publication(target) as pub:`` takes the lock, repairs an interrupted build and gives a
+    """``with Publication(target) as pub:`` takes the lock (waiting up to ``wait`` seconds for another
+    build or a harvest to finish), repairs an interrupted build and gives a
     scratch folder (``pub.work``); ``pub.commit()`` swaps it in. Leaving the block without committing
     removes the scratch and leaves the previous outputs as they were. An operating-system error about
     the outputs (read-only, a file in the way, disk full) becomes a clear :class:`OutputsError`."""
 
-    def __init__(self, target: Path, what: str = "build"):
-        self.target, self.what = Path(target), what
+    def __init__(self, target: Path, what: str = "build", wait: float = 0):
+        self.target, self.what, self.wait = Path(target), what, wait
         self._lock: FileLock | None = None
         self._work: Path | None = None
 
@@ -88,7 +90,7 @@ class Publication:
             if self.target.exists() and not self.target.is_dir():
                 raise OutputsError(f"{self.target}: this is a file, where the outputs folder should be; move or "
                                    "delete it, or choose another folder with --outputs")
-            lock = FileLock(lock_of(self.target), timeout=0)
+            lock = FileLock(lock_of(self.target), timeout=self.wait)
             try:
                 lock.acquire()
             except Timeout:

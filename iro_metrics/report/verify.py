@@ -171,8 +171,11 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
         from iro_metrics.report.nbval_capture import start_kernel, stop_kernel
 
         (Path(tmp) / "run").mkdir()
-        kernel = start_kernel(Path(tmp) / "run")  # it starts while this process imports what it needs
-        stack.callback(stop_kernel, kernel)
+        try:
+            kernel = start_kernel(Path(tmp) / "run")  # it starts while this process imports what it needs
+            stack.callback(stop_kernel, kernel)
+        except (OSError, RuntimeError, KeyError):  # could not be started: nbval tries itself, and says why
+            kernel = None
         _import_first()
         pool = stack.enter_context(ThreadPoolExecutor(1))
         # the pages are a pure function of the outputs: render them from the published outputs while the
