@@ -186,7 +186,8 @@ def _harvest(args: argparse.Namespace) -> int:
         print(f"wrote {h.path}: the file was missing; written again from the notebook's commentary "
               f"({', '.join(h.restored)})")
     else:
-        print(f"wrote {h.path}: {'taken from the notebook: ' + ', '.join(h.taken) if h.taken else 'no section changed'}")
+        said = "taken from the notebook: " + ", ".join(h.taken) if h.taken else "no section changed"
+        print(f"wrote {h.path}: {said}")
     for sid in h.deleted:
         print(f"  the commentary cell of {sid} was deleted in the notebook: the file's text for {sid} is kept "
               "(delete it in the file if you meant to)")

@@ -13,6 +13,11 @@ import pytest
 from iro_metrics.errors import FatalDataError, IroMetricsError, MetricError, Problem, UsageError, describe, revive
 
 
+def python(code: str) -> list[str]:
+    """The words ``code`` prints, run in a fresh interpreter (what a command imports as it starts)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_a_data_error_crosses_with_file_row_and_column():
     e = FatalDataError([Problem("2024-25/episodes.csv", "expected a date", column="DECOM", row=7),
                         Problem("2024-25/header.csv", "the file is empty")])
@@ -40,8 +45,7 @@ def test_reading_a_notebook_no_longer_compiles_the_iri_grammar():
             "print('rfc3987_syntax.syntax_helpers' in sys.modules)\n"
             "fc = jsonschema.FormatChecker()\n"
             "print(fc.conforms('https://example.org/a', 'iri'), fc.conforms('not an iri', 'iri'))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "True", "False"]  # not imported at start; the check itself still works when used
+    assert python(code) == ["False", "True", "False"]  # not imported at start; the check itself still works when used
 
 
 @pytest.mark.build
@@ -64,8 +68,7 @@ def test_a_commentary_only_rebuild_needs_no_pandas():
             "from iro_metrics.report import commentary\n"
             "from iro_metrics.years import CollectionYear\n"
             "print(CollectionYear.parse('2024-25').end_date, 'pandas' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["2025-03-31", "False"]
+    assert python(code) == ["2025-03-31", "False"]
 
 
 @pytest.mark.build

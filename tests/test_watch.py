@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from iro_metrics.cli import main
@@ -21,12 +22,32 @@ def _until(condition, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_path):
-    params = tmp_path / "2024-25.yaml"
+def council(folder: Path, words: str) -> tuple[Path, Path]:
+    """A params file and its commentary file (the stand-in builds below read no data)."""
+    params, notes = folder / "2024-25.yaml", folder / "2024-25.commentary.md"
     params.write_text("council: Test\nyear: 2024-25\ndata: data\n", encoding="utf-8")
-    notes = tmp_path / "2024-25.commentary.md"
-    notes.write_text("## reviews\n\nFirst words.\n", encoding="utf-8")
-    built, lines, stop = [], [], threading.Event()
+    notes.write_text(f"## reviews\n\n{words}\n", encoding="utf-8")
+    return params, notes
+
+
+@contextmanager
+def watching(params: Path, build, lines: list[str]):
+    """The watch running in a thread until the block ends (its stop event set)."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(params, build, lines.append), kwargs={"stop": stop})
+    watcher.start()
+    try:
+        _until(lambda: any(line.startswith("watching") for line in lines))
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=20)
+    assert not watcher.is_alive() and lines[-1] == "stopped watching"
+
+
+def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_path):
+    params, notes = council(tmp_path, "First words.")
+    built, lines = [], []
 
     def build(path: Path) -> Path:
         text = notes.read_text(encoding="utf-8")
@@ -35,10 +56,7 @@ def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_pa
         built.append(text)
         return tmp_path / "outputs"
 
-    watcher = threading.Thread(target=watch, args=(params, build, lines.append), kwargs={"stop": stop})
-    watcher.start()
-    try:
-        _until(lambda: any(line.startswith("watching") for line in lines))
+    with watching(params, build, lines):
         assert built == ["## reviews\n\nFirst words.\n"] and lines[0].startswith(f"wrote {tmp_path / 'outputs'}/ in ")
 
         notes.write_text("## reviews\n\nSecond words.\n", encoding="utf-8")
@@ -54,10 +72,6 @@ def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_pa
         _until(lambda: len(built) == 3)
         params.write_text("council: Test\nyear: 2024-25\ndata: data\npopulation: 1000\n", encoding="utf-8")
         _until(lambda: len(built) == 4)
-    finally:
-        stop.set()
-        watcher.join(timeout=20)
-    assert not watcher.is_alive() and lines[-1] == "stopped watching"
     assert built[1:] == ["## reviews\n\nSecond words.\n", "## reviews\n\nWe held many reviews.\n",
                          "## reviews\n\nWe held many reviews.\n"]  # the unchanged save built nothing
 
@@ -70,11 +84,8 @@ def test_watch_takes_one_params_file_that_exists(tmp_path, capsys):
 
 
 def test_a_save_while_a_build_runs_is_built_after_it(tmp_path):
-    params = tmp_path / "2024-25.yaml"
-    params.write_text("council: Test\nyear: 2024-25\ndata: data\n", encoding="utf-8")
-    notes = tmp_path / "2024-25.commentary.md"
-    notes.write_text("## reviews\n\nBefore.\n", encoding="utf-8")
-    built, lines, stop = [], [], threading.Event()
+    params, notes = council(tmp_path, "Before.")
+    built, lines = [], []
 
     def build(path: Path) -> Path:
         built.append(notes.read_text(encoding="utf-8"))
@@ -82,14 +93,8 @@ def test_a_save_while_a_build_runs_is_built_after_it(tmp_path):
             notes.write_text("## reviews\n\nSaved during the build.\n", encoding="utf-8")
         return tmp_path / "outputs"
 
-    watcher = threading.Thread(target=watch, args=(params, build, lines.append), kwargs={"stop": stop})
-    watcher.start()
-    try:
-        _until(lambda: any(line.startswith("watching") for line in lines))
+    with watching(params, build, lines):
         time.sleep(0.5)  # and nothing more is built for it
-    finally:
-        stop.set()
-        watcher.join(timeout=20)
     assert built == ["## reviews\n\nBefore.\n", "## reviews\n\nSaved during the build.\n"]
 
 
@@ -104,8 +109,7 @@ def test_ctrl_c_during_a_build_ends_the_watch_and_says_so(tmp_path):
               "    time.sleep(5)\n"
               "watch(sys.argv[1], build, print)\n"
               "print(len(calls), 'build')\n")
-    params = tmp_path / "2024-25.yaml"
-    params.write_text("council: Test\nyear: 2024-25\ndata: data\n", encoding="utf-8")
+    params, _ = council(tmp_path, "Words.")
     done = subprocess.run([sys.executable, "-c", script, str(params)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["build interrupted: the last outputs are as they were", "stopped watching",
