@@ -169,6 +169,7 @@ def test_assign_moves_children_along_a_chain():
         assign(current, {"a": 1, "b": 2, "c": 0}, ok, np.random.default_rng(0))
 
 
+@pytest.mark.slow  # several seconds: in `make test`, not in the quick loop
 def test_earlier_years_follow_the_published_time_series(tmp_path):
     """Southwark over five years: the children looked after on 31 March of each earlier year within 3%
     of DfE's published series, starts and ceases within 15% (the last year is exact, above)."""

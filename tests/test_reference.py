@@ -31,8 +31,8 @@ def test_agreement_on_the_hand_built_review_cases(council, year):
     assert agree(indicators, reference_indicators(m.data)) == []
 
 
-@pytest.mark.parametrize("seed", range(2, 8))
-def test_agreement_across_councils(tmp_path, seed):
+@pytest.mark.parametrize("seed", [2, 3, *(pytest.param(s, marks=pytest.mark.slow) for s in range(4, 8))])
+def test_agreement_across_councils(tmp_path, seed):  # two councils in the quick loop, all six in `make test`
     """Rarer situations (re-entry, adoption, a missed review before going home) need many councils."""
     from iro_metrics.synth import SynthConfig, write_council
     from iro_metrics.years import year_range

@@ -47,6 +47,7 @@ def test_validate_finds_nothing(demo_data, year):
     assert len(data.findings) == 0, data.findings.summary()
 
 
+@pytest.mark.slow  # several seconds: in `make test`, not in the quick loop
 def test_deterministic_for_a_seed(tmp_path, demo_data):
     write_demo(tmp_path / "again")
     assert digest(tmp_path / "again") == digest(demo_data)
@@ -73,6 +74,7 @@ def test_on_time_share_follows_the_parameter(tmp_path, late, low, high):
         assert low <= value <= high, (y, value)
 
 
+@pytest.mark.slow  # several seconds: in `make test`, not in the quick loop
 def test_children_looked_after_is_steady(demo_data):
     # the demo follows Southwark's published series (449, 457, 421, 397, 387): steady within 15%
     counts = [compute_all(build_model(load_council(demo_data, y)))[0]["cla_at_31_march"].value for y in YEARS]
