@@ -599,3 +599,19 @@ def test_harvest_waits_for_a_build_of_the_folder_then_refuses_changing_nothing(d
             harvest_notebook(nb_path)
     assert notes(desk).read_bytes() == before and nb_path.read_bytes() == nb_before
     assert harvest_notebook(nb_path).taken == ["reviews"]  # the build has finished
+
+
+def test_path5_an_emptied_commentary_file_stops_the_build_and_harvest_writes_it_again(desk):
+    notes(desk).parent.mkdir(parents=True, exist_ok=True)
+    notes(desk).write_text("## reviews\n\nWords that exist nowhere else.\n")
+    nb_path = fast_build(desk)
+    for emptied in ["", "## reviews\n\n## stability\n"]:  # saved empty, or headings only (a save under way)
+        notes(desk).write_text(emptied)
+        before = nb_path.read_bytes()
+        with pytest.raises(CommentaryError, match=r"holds no commentary in any section, but the last build .* "
+                                                  r"holds commentary for reviews\. Nothing was changed"):
+            fast_build(desk)
+        assert nb_path.read_bytes() == before
+    h = harvest_notebook(nb_path)
+    assert h.restored == ["reviews"] and C.read(notes(desk)).texts["reviews"] == "Words that exist nowhere else."
+    fast_build(desk, discard=True)  # and an officer who means to publish none can

@@ -67,6 +67,7 @@ def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_pa
         _until(lambda: any(line.startswith("not rebuilt") for line in lines))
         refused = next(line for line in lines if line.startswith("not rebuilt"))
         assert "line 3: {{ typo }} is not a figure" in refused and "the last outputs are as they were" in refused
+        assert refused.endswith("still watching)")
 
         notes.write_text("## reviews\n\nWe held many reviews.\n", encoding="utf-8")  # fixed: the watch went on
         _until(lambda: len(built) == 3)
@@ -81,6 +82,10 @@ def test_watch_takes_one_params_file_that_exists(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --watch takes one params file"
     assert main(["build", "--watch", str(tmp_path / "mistyped" / "2024-25.yaml")]) == 1  # not a watch of nothing
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'mistyped' / '2024-25.yaml'}:\n  no such file"
+    notes = tmp_path / "2024-25.commentary.md"  # the commentary file given where the params file goes
+    notes.write_text("## reviews\n\nWords.\n", encoding="utf-8")
+    assert main(["build", "--watch", str(notes)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {notes}:")
 
 
 def test_a_save_while_a_build_runs_is_built_after_it(tmp_path):

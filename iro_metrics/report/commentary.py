@@ -159,6 +159,13 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
                 f"versions are in {notes_file.parent / 'commentary-backups'}, if it was ever harvested); or run "
                 f"`iro-report harvest {published}` to write it again from the notebook. To start again with no "
                 "commentary, build with --discard-notebook-edits")
+        from_file = [sid for sid, text in _base(nb).items() if text and text.strip()]
+        if from_file and _blank(notes_file, order):  # emptied (or mid-save): it would publish placeholders too
+            raise CommentaryError(
+                f"{notes_file} holds no commentary in any section, but the last build ({published}) holds "
+                f"commentary for {', '.join(from_file)}. Nothing was changed. If it was emptied by mistake, run "
+                f"`iro-report harvest {published}` to write it again from the notebook; if a save is still under "
+                "way, save it again. To publish no commentary, build with --discard-notebook-edits")
         waiting = pending(nb)
         if waiting:
             raise CommentaryError(
@@ -179,6 +186,14 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
             f"--final: still no commentary, or the placeholder text, for {', '.join(missing)} (write it in "
             f"{notes_file} or in the notebook, then harvest)")
     return notes
+
+
+def _blank(path: Path, order: list[str]) -> bool:
+    """The file is there but holds no text in any section (emptied, or caught mid-save)."""
+    try:
+        return path.is_file() and not any(t.strip() for t in read(path, order).texts.values())
+    except CommentaryError:  # unreadable: the build says why when it reads it
+        return False
 
 
 def write_skeleton(path: Path, order: list[str]) -> bool:
@@ -433,8 +448,8 @@ def _harvest(notebook: Path) -> Harvest:
         raise CommentaryError(f"{notebook}: not an appendix built by iro-report (no commentary file recorded)")
     path = (notebook.parent / source).resolve()
     order = template_sections()
-    restored = not path.exists()
-    if restored:  # moved or deleted: the file is written again from what the notebook was built from
+    restored = not path.exists() or _blank(path, order)
+    if restored:  # moved, deleted or emptied: the file is written again from what the notebook was built from
         notes = Notes(texts={sid: text for sid, text in _base(nb).items() if text})
     else:
         notes = read(path, order)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from iro_metrics.errors import IroMetricsError, os_error_message
 from iro_metrics.report.commentary import commentary_path
-from iro_metrics.report.params import ParamsError
+from iro_metrics.report.params import load_params
 
 #: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
 SETTLE = 50
@@ -44,13 +44,12 @@ def watch(params_path: str | Path, build: Callable[[Path], Path], report: Callab
     until Ctrl+C or ``stop`` (an object with ``is_set()``, such as a :class:`threading.Event`) is set.
     ``build`` builds one params file and returns the outputs folder; ``report`` receives a line after
     each build, or the reason it was refused (``explain`` words an error as the command line does);
-    a bug is raised, and so is a params file that does not exist. Ctrl+C during a build abandons it
-    (the last outputs stay) and ends the watch."""
+    a bug is raised, and so is a params file that cannot be used at the start. Ctrl+C during a build
+    abandons it (the last outputs stay) and ends the watch."""
     import watchfiles
 
     params_path = Path(params_path)
-    if not params_path.is_file():  # nothing to watch: a mistyped path fails as build fails
-        raise ParamsError(params_path, ["no such file"])
+    load_params(params_path)  # a mistyped path, or not a params file: fails at once, as build fails
     logging.getLogger("watchfiles").setLevel(logging.ERROR)  # its own note on Ctrl+C; ours follows
     files = watched(params_path)
     wanted = {str(f) for f in files}
@@ -91,7 +90,7 @@ def _once(params_path: Path, build: Callable[[Path], Path], report: Callable[[st
     except OSError as e:
         report(f"not rebuilt: {os_error_message(e)}")
     except IroMetricsError as e:
-        report(f"not rebuilt: {explain(e)}\n(the last outputs are as they were; fix the file and save it again)")
+        report(f"not rebuilt: {explain(e)}\n(the last outputs are as they were; still watching)")
     else:
         report(f"wrote {target}/ in {time.perf_counter() - start:.1f} s")
 
