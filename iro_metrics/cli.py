@@ -96,13 +96,11 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
-WATCH_WAIT = 120  # seconds a watch's build waits for the folder's lock
-
-
 def _build(args: argparse.Namespace) -> int:
     from iro_metrics.report.build import build
 
     if args.watch:
+        from iro_metrics.report.publication import LOCK_WAIT
         from iro_metrics.report.watch import watch
 
         if len(args.params) != 1:
@@ -110,7 +108,7 @@ def _build(args: argparse.Namespace) -> int:
         # a harvest, or a colleague's build, of the folder may be under way: wait for it rather than refuse
         watch(args.params[0], lambda p: build(p, outputs=args.outputs, final=args.final,
                                               discard_notebook_edits=args.discard_notebook_edits,
-                                              reuse=not args.full, wait=WATCH_WAIT),
+                                              reuse=not args.full, wait=LOCK_WAIT),
               report=lambda line: print(line, flush=True), explain=_explain)
         return 0
     for params in args.params:

@@ -593,7 +593,7 @@ def test_harvest_waits_for_a_build_of_the_folder_then_refuses_changing_nothing(d
     nb.cells[cells_of(nb, "reviews")[0]].source = "Typed in JupyterLab."
     save(nb, nb_path)
     before, nb_before = notes(desk).read_bytes(), nb_path.read_bytes()
-    monkeypatch.setattr(C, "HARVEST_WAIT", 0.2)
+    monkeypatch.setattr("iro_metrics.report.publication.LOCK_WAIT", 0.2)
     with FileLock(lock_of(nb_path.parent)):  # a build of the folder is running (a watch's, say)
         with pytest.raises(CommentaryError, match="a build of this folder is running.*Nothing was changed"):
             harvest_notebook(nb_path)

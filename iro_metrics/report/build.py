@@ -62,7 +62,8 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
     target = output_dir(outputs, params.slug, params.year)
-    with Publication(target, wait=wait) as pub:  # one build of the folder at a time; repairs an interrupted one first
+    # one build of the folder at a time; an interrupted one is repaired first
+    with Publication(target, wait=wait) as pub:
         _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel,
                     reuse)
     return target

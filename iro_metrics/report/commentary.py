@@ -27,7 +27,6 @@ from iro_metrics.report.sections import REPORT_SECTIONS
 PLACEHOLDER = "*Commentary to follow: the IRO service manager's commentary on this section goes here.*"
 #: what --final looks for: the placeholder, or a part of it an officer left behind
 PLACEHOLDER_MARK = "Commentary to follow"
-HARVEST_WAIT = 120  # seconds a harvest waits for a build of the folder to finish
 UNPLACED = "unplaced"
 BACKUPS_KEPT = 20
 _HEADING = re.compile(r"^##[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
@@ -150,22 +149,16 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
     section is empty or shows the placeholder. Writes a skeleton file for a new council."""
     if not discard and published.exists():
         nb = read_notebook(published)
-        held = [sid for sid, text in collect(nb).texts.items()
-                if text and text.strip() and PLACEHOLDER_MARK not in text]
-        if held and not notes_file.exists():  # moved, renamed or deleted: a skeleton would publish placeholders
+        lost = [sid for sid, text in _base(nb).items() if text and text.strip()]
+        if lost and _wordless(notes_file, order):  # a skeleton, or the empty file, would publish placeholders
+            state = "no such file" if not notes_file.exists() else "holds no commentary in any section"
             raise CommentaryError(
-                f"{notes_file}: no such file, but the last build ({published}) holds commentary for "
-                f"{', '.join(held)}. Nothing was changed. If the file was moved or renamed, put it back (earlier "
-                f"versions are in {notes_file.parent / 'commentary-backups'}, if it was ever harvested); or run "
-                f"`iro-report harvest {published}` to write it again from the notebook. To start again with no "
-                "commentary, build with --discard-notebook-edits")
-        from_file = [sid for sid, text in _base(nb).items() if text and text.strip()]
-        if from_file and _blank(notes_file, order):  # emptied (or mid-save): it would publish placeholders too
-            raise CommentaryError(
-                f"{notes_file} holds no commentary in any section, but the last build ({published}) holds "
-                f"commentary for {', '.join(from_file)}. Nothing was changed. If it was emptied by mistake, run "
-                f"`iro-report harvest {published}` to write it again from the notebook; if a save is still under "
-                "way, save it again. To publish no commentary, build with --discard-notebook-edits")
+                f"{notes_file}: {state}, but the last build ({published}) holds commentary for {', '.join(lost)}. "
+                "Nothing was changed. If the file was moved or renamed, put it back (earlier versions are in "
+                f"{notes_file.parent / 'commentary-backups'}, if it was ever harvested); if it was emptied by "
+                f"mistake, or lost, run `iro-report harvest {published}` to write it again from the notebook; if a "
+                "save is still under way, save it again. To publish no commentary, build with "
+                "--discard-notebook-edits")
         waiting = pending(nb)
         if waiting:
             raise CommentaryError(
@@ -188,10 +181,11 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
     return notes
 
 
-def _blank(path: Path, order: list[str]) -> bool:
-    """The file is there but holds no text in any section (emptied, or caught mid-save)."""
+def _wordless(path: Path, order: list[str]) -> bool:
+    """The file is missing (moved, renamed, deleted) or holds no text in any section (emptied, or caught
+    mid-save)."""
     try:
-        return path.is_file() and not any(t.strip() for t in read(path, order).texts.values())
+        return not any(t.strip() for t in read(path, order).texts.values())
     except CommentaryError:  # unreadable: the build says why when it reads it
         return False
 
@@ -428,17 +422,16 @@ def harvest_notebook(notebook: str | Path) -> Harvest:
     build (``--watch`` starts one as the file is written) waits for the notebook to be written too."""
     from filelock import FileLock, Timeout
 
-    from iro_metrics.report.publication import lock_of
+    from iro_metrics.report import publication
 
     notebook = Path(notebook)
-    lock = FileLock(lock_of(notebook.parent), timeout=HARVEST_WAIT)  # no build swaps the notebook meanwhile
+    lock_file = publication.lock_of(notebook.parent)
     try:
-        with lock:
+        with FileLock(lock_file, timeout=publication.LOCK_WAIT):  # no build swaps the notebook meanwhile
             return _harvest(notebook)
     except Timeout:
-        raise CommentaryError(f"{notebook.parent}: a build of this folder is running (it holds "
-                              f"{lock_of(notebook.parent)}); wait for it to finish, then harvest again. Nothing "
-                              "was changed") from None
+        raise CommentaryError(f"{notebook.parent}: a build of this folder is running (it holds {lock_file}); "
+                              "wait for it to finish, then harvest again. Nothing was changed") from None
 
 
 def _harvest(notebook: Path) -> Harvest:
@@ -448,7 +441,7 @@ def _harvest(notebook: Path) -> Harvest:
         raise CommentaryError(f"{notebook}: not an appendix built by iro-report (no commentary file recorded)")
     path = (notebook.parent / source).resolve()
     order = template_sections()
-    restored = not path.exists() or _blank(path, order)
+    restored = _wordless(path, order)
     if restored:  # moved, deleted or emptied: the file is written again from what the notebook was built from
         notes = Notes(texts={sid: text for sid, text in _base(nb).items() if text})
     else:

@@ -24,6 +24,10 @@ from filelock import FileLock, Timeout
 from iro_metrics.errors import IroMetricsError, os_error_message
 
 
+#: seconds a harvest, or a build asked to wait (``build --watch``), waits for another build of the folder
+LOCK_WAIT = 120
+
+
 class OutputsError(IroMetricsError):
     """The outputs folder cannot be written (busy, read-only, not a folder, disk full...)."""
 
