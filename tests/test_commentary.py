@@ -490,7 +490,7 @@ def test_property_random_edits_never_lose_a_sentence(desk, seed):
 def test_path5_any_markdown_and_any_script_renders_in_html_and_pdf(council):
     notes(council).write_text(
         "## reviews\n\n### Key points\n\n- Reviews held: {{ reviews_held }}\n  - nested **point**\n\n"
-        "| Team | Reviews |\n|---|---|\n| North | 12 |\n\n*emphasis that runs\nacross two lines* and "
+        "| Team | Reviews |\n|---|---|\n| North | 12 |\n| **South**.East | 7 |\n\n*emphasis that runs\nacross two lines* and "
         "**permanence**.Next and [the handbook](https://www.gov.uk/government/publications/iro-handbook) and "
         "https://www.example.org/a/very/long/address/that/goes/on/and/on/without/any/break/at/all/anywhere.html\n\n"
         "## participation\n\nZażółć gęślą jaźń. Mae’r plant yn "
@@ -501,7 +501,7 @@ def test_path5_any_markdown_and_any_script_renders_in_html_and_pdf(council):
     assert "<h3>Key points</h3>" in page and "<td>North</td>" in page and "<strong>permanence</strong>.Next" in page
     assert "<em>emphasis that runs\nacross two lines</em>" in page and "&lt;b&gt;raw html&lt;/b&gt;" in page
     text = pdf_text(out(council) / "appendix.pdf")
-    assert "Key points" in text and "permanence.Next" in text and "North 12" in text
+    assert "Key points" in text and "permanence.Next" in text and "North 12" in text and "South.East 7" in text
     assert "Zażółć gęślą jaźń" in text and "😊" in text
     fonts = subprocess.run(["pdffonts", str(out(council) / "appendix.pdf")], capture_output=True, text=True).stdout
     assert "NotoSansArabic" in fonts and "NotoEmoji" in fonts

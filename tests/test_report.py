@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pikepdf
 import pytest
 
@@ -148,6 +149,33 @@ def test_rebuild_is_byte_identical(built):
     time.sleep(1.1)  # a clock that reached any output (a zip entry's date, say) would now differ
     build(built / "params" / "demo" / "2024-25.yaml", outputs=built / "outputs")
     assert _every_output(folder) == before
+
+
+def test_page_is_what_nbconvert_writes(built):
+    """The page puts each chart through nbconvert's closing BeautifulSoup pass alone (once per process)
+    rather than within the whole page: the bytes are the same as nbconvert's own pass gives."""
+    from iro_metrics.report import render
+
+    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    for draft in (True, False):
+        whole, _ = render._exporter().from_notebook_node(nb, resources=render._resources("Title", "en", draft))
+        assert whole.count("<svg") >= 10 and "<!--iro-chart" not in whole
+        assert render.to_html(nb, "Title", draft=draft) == whole
+        assert render.to_html(nb, "Title", draft=draft) == whole  # the charts now from the cache
+
+
+def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
+    import pypandoc
+
+    from iro_metrics.report.render import pandoc_input
+
+    page = (out(built) / "appendix.html").read_text()
+    given = pandoc_input(page, tmp_path)
+    style = re.search(r"<style>.*?</style>", page, flags=re.S).group(0)
+    assert "<style>" not in given and len(style) > 1000
+    as_typst = [pypandoc.convert_text(p, "typst", format="html", extra_args=["--standalone"])
+                for p in (given, given.replace("<head>", "<head>" + style, 1))]
+    assert as_typst[0] == as_typst[1] and "Five-year trends" in as_typst[0]
 
 
 def test_docx_has_every_heading_table_and_alt_text(built):

@@ -204,11 +204,12 @@ def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | No
 
 
 def _with_figures(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy for the page, with ``{{ figure }}`` quotes in the commentary rendered."""
-    page = copy.deepcopy(nb)
-    for cell in C.commentary_cells(page):
-        cell.source = C.render(cell.source, cell.metadata["iro"]["section"], figures)
-    return page
+    """A copy for the page, with ``{{ figure }}`` quotes in the commentary rendered (the other cells
+    shared with ``nb``)."""
+    quoted = {id(c) for c in C.commentary_cells(nb)}
+    cells = [nbformat.NotebookNode({**c, "source": C.render(c.source, c.metadata["iro"]["section"], figures)})
+             if id(c) in quoted else c for c in nb.cells]
+    return nbformat.NotebookNode({**nb, "cells": cells})
 
 
 class _Clock:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from iro_metrics.present.zipstamp import restamp
-from iro_metrics.report.render import RenderError, _images_to_files
+from iro_metrics.report.render import RenderError, pandoc_input
 
 #: what the page has that a Word paper does not: the contents list (Word builds its own) and the
 #: table wrappers' scrolling
@@ -33,7 +33,7 @@ def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-
     tmp = tempfile.TemporaryDirectory()
     folder = Path(tmp.name)
     source = folder / "appendix.html"
-    source.write_text(_images_to_files(_NAV.sub("", page), folder), encoding="utf-8")
+    source.write_text(pandoc_input(_NAV.sub("", page), folder), encoding="utf-8")
     args = [pypandoc.get_pandoc_path(), str(source), "--from=html", "--to=docx", f"--output={out}", "--standalone",
             "--quiet", "-M", f"title={title}", "-M", f"lang={lang}", f"--resource-path={folder}"]
     if reference is not None:
