@@ -178,6 +178,53 @@ def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
     assert as_typst[0] == as_typst[1] and "Five-year trends" in as_typst[0]
 
 
+COMMENTARY_EDITS = [
+    "## Key points\n\n- Reviews held: 12\n  - nested **point**\n\n| Team | Reviews |\n|---|---|\n| **North**. | 12 |\n\n"
+    "*emphasis across\ntwo lines* and **permanence**.Next and [the handbook](https://www.gov.uk/x) and "
+    "https://www.example.org/a/very/long/address/that/goes/on/and/on/without/any/break/at/all/anywhere.html",
+    "Zażółć gęślą jaźń. مرحبا. Happy 😊 <b>raw html</b> <div>a div</div> <script>alert(1)</script>",
+    "",
+    "1. one\n2. two\n\n> a quote\n\n```\ncode\n```\n\n---\n\n#### Five-year trends\n\n`code`, ~~struck~~, "
+    "[back to the trends](#trends) [^1]",
+    "# Summary of key indicators\n\n*Commentary to be added.*",
+]
+
+
+def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path):
+    """After an edit to commentary only, only the commentary is converted by pandoc and put in place
+    in the rest of the page's Typst: the same text as pandoc's conversion of the whole page, for
+    commentary of every kind; about a tenth of the time."""
+    import copy
+    import threading
+
+    from iro_metrics.report import commentary as C
+    from iro_metrics.report import pdf_source
+    from iro_metrics.report.render import pandoc_input, to_html
+
+    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    args = ["-M", "title=T", "-V", "lang=en", "-V", "footer=Demo", "-V", "draft=true"]
+    pages = []
+    for k, text in enumerate([None, *COMMENTARY_EDITS]):
+        edited = copy.deepcopy(nb)
+        cells = C.commentary_cells(edited)
+        if text is not None:
+            cells[k % len(cells)].source = cells[(k + 3) % len(cells)].source = text
+        pages.append(pandoc_input(to_html(edited, "T"), tmp_path))
+    results: list[tuple[str, bool]] = []
+
+    def convert() -> None:  # in a thread of its own: nothing converted before in it
+        for page in pages:
+            results.append((pdf_source.typst_source(page, args), pdf_source._local.last.typst_frame is not None))
+
+    thread = threading.Thread(target=convert)
+    thread.start()
+    thread.join()
+    assert [spliced for _, spliced in results] == [False] + [True] * len(COMMENTARY_EDITS)
+    for page, (text, _) in zip(pages, results, strict=True):
+        assert text == pdf_source._pandoc(page, pdf_source._document(args))
+    assert "#strong[permanence];.Next" in results[1][0]  # the Lua filter still applies to the commentary
+
+
 def test_docx_has_every_heading_table_and_alt_text(built):
     import docx
 

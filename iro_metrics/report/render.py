@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.errors import IroMetricsError
+from iro_metrics.report.pdf_source import typst_source
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: the Noto faces for scripts Libertinus lacks (and emoji); only these and Typst's own fonts are used, so the
@@ -155,18 +156,13 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
     """A4, tagged, PDF/UA-1 (the compile fails if any image lacks alt text), fonts embedded, dated
     ``when`` rather than now so that rebuilding gives the same bytes; ``footer`` (the council's name)
     beside "Page N of M" on every page. A draft says so on every page."""
-    import pypandoc
     import typst
 
     with tempfile.TemporaryDirectory() as tmp:
         typ = Path(tmp) / "appendix.typ"
-        page = pandoc_input(page, Path(tmp))
-        text = pypandoc.convert_text(
-            page, "typst", format="html",
-            extra_args=["--standalone", f"--template={TEMPLATES / 'iro' / 'appendix.typst'}", "--lua-filter",
-                        str(TEMPLATES / "iro" / "figures.lua"), "-M", f"title={title}", "-V", f"lang={lang[:2]}",
-                        "-V", f"footer={_typst_text(footer)}",
-                        "--columns=100", *(["-V", "draft=true"] if draft else [])])
+        text = typst_source(pandoc_input(page, Path(tmp)),
+                            ["-M", f"title={title}", "-V", f"lang={lang[:2]}", "-V", f"footer={_typst_text(footer)}",
+                             *(["-V", "draft=true"] if draft else [])])
         typ.write_text(text, encoding="utf-8")
         stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
         try:
