@@ -3,7 +3,7 @@ saves the commentary file (or the params file), until Ctrl+C.
 
 An officer keeps the page open in a browser and refreshes it after saving. The process stays running,
 so a rebuild after a commentary edit pays no start-up: no Python to start, nothing to import, the page
-and PDF renderers already warm (about a second for the 450-child synthetic council; ``benchmarks/``).
+and PDF renderers already warm (under a second for the 450-child synthetic council; ``benchmarks/``).
 Each rebuild is an ordinary :func:`~iro_metrics.report.build.build`: it reuses the executed notebook
 when only the commentary changed and runs it again otherwise, takes the folder's lock, and refuses
 (leaving the last outputs as they were) exactly as the command would. A refusal, such as a mistyped
