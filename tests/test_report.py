@@ -178,22 +178,27 @@ def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
     assert as_typst[0] == as_typst[1] and "Five-year trends" in as_typst[0]
 
 
+#: commentary an officer might write, one edit after another, and whether pandoc converts only the
+#: commentary (True) or the whole page: a heading gets a label pandoc makes unique across the page
 COMMENTARY_EDITS = [
-    "## Key points\n\n- Reviews held: 12\n  - nested **point**\n\n| Team | Reviews |\n|---|---|\n| **North**. | 12 |\n\n"
-    "*emphasis across\ntwo lines* and **permanence**.Next and [the handbook](https://www.gov.uk/x) and "
-    "https://www.example.org/a/very/long/address/that/goes/on/and/on/without/any/break/at/all/anywhere.html",
-    "Zażółć gęślą jaźń. مرحبا. Happy 😊 <b>raw html</b> <div>a div</div> <script>alert(1)</script>",
-    "",
-    "1. one\n2. two\n\n> a quote\n\n```\ncode\n```\n\n---\n\n#### Five-year trends\n\n`code`, ~~struck~~, "
-    "[back to the trends](#trends) [^1]",
-    "# Summary of key indicators\n\n*Commentary to be added.*",
+    ("- Reviews held: 12\n  - nested **point**\n\n| Team | Reviews |\n|---|---|\n| **North**. | 12 |\n\n"
+     "*emphasis across\ntwo lines* and **permanence**.Next and [the handbook](https://www.gov.uk/x) and "
+     "https://www.example.org/a/very/long/address/that/goes/on/and/on/without/any/break/at/all/anywhere.html", True),
+    ("Zażółć gęślą jaźń. مرحبا. Happy 😊 <b>raw html</b> <div>a div</div> <script>alert(1)</script>", True),
+    ("### Summary\n\nA heading named as the page's first section.", False),
+    ("### Placement stability\n\nNamed as a heading later in the page.", False),
+    ("## Key points\n\nThe same heading in two sections.", False),
+    ("", False),  # no heading now, but the last page had some: converted whole once more
+    ("1. one\n2. two\n\n> a quote\n\n```\ncode\n```\n\n---\n\n`code`, ~~struck~~, "
+     "[back to the trends](#trends) [^1]", True),
+    ("*Commentary to be added.*", True),
 ]
 
 
-def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path):
+def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path, monkeypatch):
     """After an edit to commentary only, only the commentary is converted by pandoc and put in place
     in the rest of the page's Typst: the same text as pandoc's conversion of the whole page, for
-    commentary of every kind; about a tenth of the time."""
+    commentary of every kind. A page whose commentary has a heading is converted whole."""
     import copy
     import threading
 
@@ -204,25 +209,45 @@ def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path):
     nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
     args = ["-M", "title=T", "-V", "lang=en", "-V", "footer=Demo", "-V", "draft=true"]
     pages = []
-    for k, text in enumerate([None, *COMMENTARY_EDITS]):
+    for k, (text, _) in enumerate([(None, False), *COMMENTARY_EDITS]):
         edited = copy.deepcopy(nb)
         cells = C.commentary_cells(edited)
         if text is not None:
             cells[k % len(cells)].source = cells[(k + 3) % len(cells)].source = text
         pages.append(pandoc_input(to_html(edited, "T"), tmp_path))
-    results: list[tuple[str, bool]] = []
+    pandoc, converted_whole = pdf_source._pandoc, []
+    monkeypatch.setattr(pdf_source, "_pandoc", lambda html, a: (converted_whole.append(html), pandoc(html, a))[1])
+    results: list[str] = []
 
     def convert() -> None:  # in a thread of its own: nothing converted before in it
         for page in pages:
-            results.append((pdf_source.typst_source(page, args), pdf_source._local.last.typst_frame is not None))
+            results.append(pdf_source.typst_source(page, args))
 
     thread = threading.Thread(target=convert)
     thread.start()
     thread.join()
-    assert [spliced for _, spliced in results] == [False] + [True] * len(COMMENTARY_EDITS)
-    for page, (text, _) in zip(pages, results, strict=True):
-        assert text == pdf_source._pandoc(page, pdf_source._document(args))
-    assert "#strong[permanence];.Next" in results[1][0]  # the Lua filter still applies to the commentary
+    assert [page not in converted_whole for page in pages] == [False] + [spliced for _, spliced in COMMENTARY_EDITS]
+    for page, text in zip(pages, results, strict=True):
+        assert text == pandoc(page, pdf_source._document(args))
+    assert "#strong[permanence];.Next" in results[1]  # the Lua filter still applies to the commentary
+    assert "<summary-1>" in results[3] and "<placement-stability-1>" in results[4]
+
+
+def test_a_pdf_source_typst_refuses_is_converted_whole_and_typeset_again(built, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from iro_metrics.report import render
+
+    real, asked = render.typst_source, []
+
+    def made_from_a_frame(page: str, args: list[str], whole: bool = False) -> str:
+        asked.append(whole)
+        return real(page, args, whole=True) if whole else "#unknown-function()"
+
+    monkeypatch.setattr(render, "typst_source", made_from_a_frame)
+    page = (out(built) / "appendix.html").read_text()
+    render.to_pdf(page, tmp_path / "a.pdf", "T", dt.date(2025, 3, 31))
+    assert asked == [False, True] and (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_docx_has_every_heading_table_and_alt_text(built):

@@ -3,11 +3,13 @@ in ``templates/iro/``.
 
 pandoc converts the whole page in about 0.3 s, most of an officer's rebuild once the rest is warm. When a
 page differs from the last one converted (in this thread) only in its commentary, only the commentary
-is converted again and put in place of the last, in the rest of the page's Typst (its "frame"). That
-gives the same text as converting the whole page because each commentary is a top-level ``<div>``
-(``index.html.j2``), which pandoc writes as a ``#block[...]`` whatever surrounds it. It is checked
-rather than assumed: the frame is kept only once the last page's commentary, put into it, gives
-exactly the Typst pandoc wrote for the whole of that page.
+is converted again and put in place of the last, in the rest of the page's Typst (its "frame"). Each
+commentary is a top-level ``<div>`` (``index.html.j2``), which pandoc writes as a ``#block[...]``
+that does not depend on what surrounds it, with one exception: a heading, whose label pandoc makes
+unique across the whole page (a second "Summary" becomes ``<summary-1>``, and a later page heading
+of the same name is renumbered in turn). So a page whose commentary has a heading is always converted
+whole. The rest is checked rather than assumed: the frame is used only once the last page's
+commentary, put into it, has given exactly the Typst pandoc wrote for the whole of that page.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ _IRO = Path(__file__).parent / "templates" / "iro"  # the PDF's pandoc template 
 _COMMENTARY = re.compile(r'<div class="commentary" data-section="[^"]*">.*?</div>', flags=re.S)
 _MARK = f"IROHOLD{secrets.token_hex(6)}"  # where a commentary goes in a frame (no page can hold it)
 _MARKED = re.compile(rf"#block\[\n{_MARK}(\d+)\n+\]")
+_HEADING = re.compile(r"<h[1-6][\s>]")
 _local = threading.local()
 
 
 @dataclass
 class _Last:
-    """The last page this thread converted: its frame (the page with its commentary marked), the
-    arguments, its commentary and pandoc's Typst for it; then, after the first rebuild, the frame's
-    Typst if it proved exact."""
+    """The last page this thread converted whole: its frame (the page with its commentary marked), the
+    arguments, its commentary and pandoc's Typst for it; whether its frame was checked, and the frame's
+    Typst if the check proved it exact."""
 
     frame: str
     args: list[str]
@@ -42,32 +45,43 @@ class _Last:
     typst_frame: str | None = None
 
 
-def typst_source(page: str, args: list[str]) -> str:
+def typst_source(page: str, args: list[str], whole: bool = False) -> str:
     """pandoc's Typst for ``page`` (``--standalone`` with the appendix template and ``args``: metadata
-    and variables), converting only its commentary when nothing else changed since the last page."""
+    and variables), converting only its commentary when nothing else changed since the last page and
+    no commentary has a heading; ``whole`` converts the whole page regardless."""
     notes = _COMMENTARY.findall(page)
     frame = _COMMENTARY.sub("<!--commentary-->", page)
     last = getattr(_local, "last", None)
-    if last is None or (last.frame, last.args) != (frame, args):
-        whole = _pandoc(page, _document(args))
-        _local.last = _Last(frame, args, notes, whole)
-        return whole
-    if not last.checked:  # the first rebuild: the frame's Typst, checked against the last page's
+    same_frame = last is not None and (last.frame, last.args) == (frame, args)
+    if same_frame and not whole and not any(_HEADING.search(n) for n in notes + last.notes):
+        text = _spliced(page, notes, last)
+        if text is not None:
+            return text
+    text = _pandoc(page, _document(args))
+    kept = _Last(frame, args, notes, text)
+    if same_frame:  # what is known of the frame holds for this page too
+        kept.checked, kept.typst_frame = last.checked, last.typst_frame
+    _local.last = kept
+    return text
+
+
+def _spliced(page: str, notes: list[str], last: _Last) -> str | None:
+    """The page's Typst from the last page's frame and this page's commentary, the frame checked on
+    first use; None if the frame cannot be used."""
+    if not last.checked:
         last.checked = True
         numbers = itertools.count(1)
         marked = _COMMENTARY.sub(lambda _: f'<div class="commentary"><p>{_MARK}{next(numbers)}</p></div>', page)
         with ThreadPoolExecutor(1) as pool:  # two pandoc processes at once
-            framed = pool.submit(_pandoc, marked, _document(args))
-            blocks = _blocks(last.notes + notes)
+            framed = pool.submit(_pandoc, marked, _document(last.args))
+            before = _blocks(last.notes)
             typst_frame = framed.result()
-        if blocks is not None and _splice(typst_frame, blocks[:len(last.notes)]) == last.whole:
+        if before is not None and _splice(typst_frame, before) == last.whole:
             last.typst_frame = typst_frame
-            return _splice(typst_frame, blocks[len(last.notes):])
-    elif last.typst_frame is not None:
-        text = _splice(last.typst_frame, _blocks(notes) or [])
-        if text is not None:
-            return text
-    return _pandoc(page, _document(args))  # this page's frame could not be kept
+    if last.typst_frame is None:
+        return None
+    blocks = _blocks(notes)
+    return None if blocks is None else _splice(last.typst_frame, blocks)
 
 
 def _document(args: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ import re
 import secrets
 import tempfile
 import threading
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -50,12 +50,14 @@ def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool
     """One self-contained page: no code, no prompts, no network references.
 
     nbconvert ends with a BeautifulSoup pass over the whole page, two thirds of which is the charts'
-    inline SVG. Each chart goes through that pass alone instead, once per process (an officer's
-    rebuilds reuse it), and takes its place in the page afterwards: the same bytes, as the tests check
-    against nbconvert's own pass."""
+    inline SVG. Each chart goes through that pass alone instead (a process keeps the last 64, so an
+    officer's rebuilds reuse them), and takes its place in the page afterwards: the same bytes, as the
+    tests check against nbconvert's own pass."""
     charts: dict[str, str] = {}
-    body, _ = _exporter().from_notebook_node(_charts_held_back(nb, charts), resources=_resources(title, lang, draft))
-    return re.sub(r"<!--(iro-chart-[0-9a-f]+-\d+)-->", lambda m: _as_in_page(charts[m.group(1)]), body)
+    token = secrets.token_hex(8)  # no commentary can name a chart (it is sanitised anyway)
+    body, _ = _exporter().from_notebook_node(_charts_held_back(nb, charts, token),
+                                             resources=_resources(title, lang, draft))
+    return re.sub(rf"<!--(iro-chart-{token}-\d+)-->", lambda m: _as_in_page(charts[m.group(1)]), body)
 
 
 def _exporter():
@@ -78,9 +80,9 @@ def _resources(title: str, lang: str, draft: bool) -> dict:
     return {"iro": {"lang": lang, "title": title, "css": css, "draft": draft}}
 
 
-def _charts_held_back(nb: nbformat.NotebookNode, charts: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose SVG outputs are comments naming them in ``charts`` (the rest shared)."""
-    token = secrets.token_hex(8)  # no commentary can name a chart (it is sanitised anyway)
+def _charts_held_back(nb: nbformat.NotebookNode, charts: dict[str, str], token: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose SVG outputs are comments naming them (with ``token``) in ``charts``; the
+    rest is shared."""
 
     def hold(out: nbformat.NotebookNode) -> nbformat.NotebookNode:
         svg = out.get("data", {}).get("image/svg+xml")
@@ -97,7 +99,7 @@ def _charts_held_back(nb: nbformat.NotebookNode, charts: dict[str, str]) -> nbfo
     return nbformat.NotebookNode({**nb, "cells": cells})
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _as_in_page(svg: str) -> str:
     """A chart's SVG as nbconvert's pass over the page writes it (the same parser and writer)."""
     from bs4 import BeautifulSoup
@@ -105,15 +107,17 @@ def _as_in_page(svg: str) -> str:
     return str(BeautifulSoup(svg, features="html.parser"))
 
 
-@cache
 def warm_up() -> None:
     """Render a one-line page, so that the appendix's renders faster afterwards: nbconvert, its Markdown
-    parser and bleach import and compile their patterns once per process (about 0.7 s). A build calls
-    it while its kernel starts; it does its work once per process."""
+    parser and bleach import and compile their patterns, and this thread's exporter its templates
+    (about 0.7 s in all). A build calls it while its kernel starts; it does its work once per thread."""
+    if getattr(_local, "warm", False):
+        return
     import pypandoc  # noqa: F401 - imported now rather than when the PDF is due
     import typst  # noqa: F401
 
     to_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Warm-up")]), "warm-up")
+    _local.warm = True
 
 
 class RenderError(IroMetricsError):
@@ -158,17 +162,29 @@ def to_pdf(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
     beside "Page N of M" on every page. A draft says so on every page."""
     import typst
 
+    args = ["-M", f"title={title}", "-V", f"lang={lang[:2]}", "-V", f"footer={_typst_text(footer)}",
+            *(["-V", "draft=true"] if draft else [])]
+    stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
         typ = Path(tmp) / "appendix.typ"
-        text = typst_source(pandoc_input(page, Path(tmp)),
-                            ["-M", f"title={title}", "-V", f"lang={lang[:2]}", "-V", f"footer={_typst_text(footer)}",
-                             *(["-V", "draft=true"] if draft else [])])
-        typ.write_text(text, encoding="utf-8")
-        stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
-        try:
+
+        def typeset(text: str) -> None:
+            typ.write_text(text, encoding="utf-8")
             _typst().compile(input=str(typ), output=str(out), pdf_standards=["ua-1"], timestamp=stamp, root=tmp)
+
+        given = pandoc_input(page, Path(tmp))
+        text = typst_source(given, args)
+        try:
+            typeset(text)
         except typst.TypstError as e:
-            raise RenderError(str(e).splitlines()[0]) from None
+            # a source made from the last page's frame is tried again as pandoc converts the whole page
+            whole = typst_source(given, args, whole=True)
+            if whole == text:
+                raise RenderError(str(e).splitlines()[0]) from None
+            try:
+                typeset(whole)
+            except typst.TypstError as again:
+                raise RenderError(str(again).splitlines()[0]) from None
 
 
 def _typst():
@@ -198,7 +214,8 @@ def pandoc_input(page: str, folder: Path) -> str:
     """The page as pandoc is given it for the PDF or the Word paper. Embedded PNGs and inline SVG charts
     become files in ``folder`` (both read images from files); an SVG chart becomes an image with its
     accessible name as alt text, so it stays vector in the PDF. The stylesheet is left out: pandoc
-    ignores it, but parsing it took a fifth of its time (the same bytes out, tested)."""
+    ignores it, but parsing it took a fifth of its time (the PDF's Typst the same, tested; the Word
+    paper the same bytes as before the change)."""
     page = _STYLE.sub("", page, count=1)
     count = 0
 
