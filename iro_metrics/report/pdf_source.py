@@ -59,8 +59,8 @@ def typst_source(page: str, args: list[str], whole: bool = False) -> str:
             return text
     text = _pandoc(page, _document(args))
     kept = _Last(frame, args, notes, text)
-    if same_frame:  # what is known of the frame holds for this page too
-        kept.checked, kept.typst_frame = last.checked, last.typst_frame
+    if same_frame:  # what is known of the frame holds for this page too; asked for whole, it is not used again
+        kept.checked, kept.typst_frame = (True, None) if whole else (last.checked, last.typst_frame)
     _local.last = kept
     return text
 
