@@ -64,8 +64,11 @@ def svg(fig, prefix: str, alt: str) -> str:
     import matplotlib
     import matplotlib.pyplot as plt
 
-    for ax in fig.axes:
-        ax.set(**{f"{k}label": "" for k in "xy" if getattr(ax, f"get_{k}label")() == UNNAMED})
+    for ax in fig.axes:  # an axis the chart left unnamed
+        if ax.get_xlabel() == UNNAMED:
+            ax.set_xlabel("")
+        if ax.get_ylabel() == UNNAMED:
+            ax.set_ylabel("")
     buf = io.StringIO()
     with matplotlib.rc_context(SAVE):  # read when saving, which may be after theme() has ended
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})

@@ -17,7 +17,6 @@ second, so a save is noticed on a network drive that sends no change notificatio
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from iro_metrics.errors import IroMetricsError, os_error_message
 from iro_metrics.report.commentary import commentary_path
 from iro_metrics.report.params import load_params
+from iro_metrics.shipped import sha256_file
 
 #: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
 SETTLE = 50
@@ -100,7 +100,7 @@ def _contents(files: list[Path]) -> dict[Path, str | None]:
     out = {}
     for f in files:
         try:
-            out[f] = hashlib.sha256(f.read_bytes()).hexdigest()
+            out[f] = sha256_file(f)
         except OSError:
             out[f] = None
     return out
