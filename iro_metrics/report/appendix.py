@@ -27,7 +27,7 @@ from iro_metrics.metrics.registry import UNITS, label, show
 from iro_metrics.model import build_model
 from iro_metrics.present.publish import publish_table
 from iro_metrics.present.suppression import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
-from iro_metrics.report import charts
+from iro_metrics.report import charts, helper
 from iro_metrics.report.sections import REPORT_SECTIONS
 from iro_metrics.years import CollectionYear
 
@@ -90,7 +90,24 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
               "population_by_ethnicity": "given" if population_by_ethnicity else None, "cut_at_gap": cut_at_gap,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
     reconciled, note = for_build(model, la_code)
-    return Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
+    ctx = Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
+    import seaborn  # noqa: F401 - the charts' library, imported once for the kernel and any helper it forks
+
+    helper.start(ctx, charted)  # a process drawing the later charts meanwhile, where the build asks for one
+    return ctx
+
+
+#: the sections with a cell of their own, in the notebook's order
+SECTION_CELLS = ["population", "iro_service", "reviews", "participation", "escalations", "stability", "quality"]
+
+
+def charted(ctx: Context) -> None:
+    """The notebook's cells that draw charts, in its order (tested against the notebook): what the
+    helper process runs (:mod:`~iro_metrics.report.helper`)."""
+    trends(ctx)
+    for name in SECTION_CELLS:
+        section(ctx, name)
+    equalities(ctx)
 
 
 def _show(markup: str) -> None:
@@ -220,7 +237,7 @@ def trends(ctx: Context) -> None:
         eng = [england.get(y) for y in years]
         target = ctx.params["timeliness_target"] if mid == "reviews_on_time_pct" else None
         fmt = (lambda v: "x" if v is None else (f"{v:g}%" if m.unit == "percent" else f"{v:,g}"))  # noqa: E731
-        with charts.theme():
+        def draw():
             fig, ax = charts.figure(3.2)
             lines = [(ctx.council, own, charts.MAIN, "o", "-")]
             if any(v is not None for v in eng):
@@ -239,6 +256,7 @@ def trends(ctx: Context) -> None:
             ax.set_ylim(0, top * 1.15)
             ax.set(xlabel="", ylabel=UNITS[m.unit])
             ax.margins(x=0.05)
+            return fig
         words = _direction(own)
         alt = (f"Line chart of {m.title[:1].lower() + m.title[1:]} from {years[0]} to {years[-1]}: "
                f"{ctx.council} {words}")
@@ -248,7 +266,7 @@ def trends(ctx: Context) -> None:
         if any(v is not None for v in eng):
             alt += "; England " + ", ".join(f"{y} {fmt(v)}" for y, v in zip(years, eng, strict=True))
         ctx.figures += 1
-        charts.emit(fig, ctx.figures, alt + ".", f"Figure {ctx.figures}. {m.title}, {years[0]} to {years[-1]}.")
+        charts.emit(draw, ctx.figures, alt + ".", f"Figure {ctx.figures}. {m.title}, {years[0]} to {years[-1]}.")
         rows = [{"year": y, ctx.council: fmt(v), "England": fmt(e) if england else "x"}
                 for y, v, e in zip(years, own, eng, strict=True)]
         _show(table_html(pd.DataFrame(rows), f"{m.title} by year", ctx))
@@ -317,7 +335,7 @@ def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> No
     shown = published.iloc[:, 1].astype(str).tolist()
     values = [numeric(v) for v in shown]
     frame = pd.DataFrame({"label": labels, "value": [v or 0.0 for v in values]})
-    with charts.theme():
+    def draw():
         fig, ax = charts.figure(0.42 * len(labels) + 1.0)
         sns.barplot(data=frame, y="label", x="value", color=charts.MAIN, orient="h", ax=ax)
         for bar, text in zip(ax.patches, shown, strict=False):
@@ -327,6 +345,7 @@ def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> No
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
         ax.set_xlim(0, max([v for v in values if v is not None] + [1]) * 1.15)
+        return fig
     known = sorted(((v, lab) for v, lab in zip(values, labels, strict=True) if v is not None), reverse=True)
     hidden = [lab for v, lab in zip(values, labels, strict=True) if v is None]
     alt = f"Bar chart of {title[:1].lower() + title[1:]}, {ctx.year.label}."
@@ -336,7 +355,7 @@ def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> No
     if hidden:
         alt += f" Suppressed (c): {', '.join(hidden)}."
     ctx.figures += 1
-    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. {title}, {ctx.year.label}.")
+    charts.emit(draw, ctx.figures, alt, f"Figure {ctx.figures}. {title}, {ctx.year.label}.")
 
 
 def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
@@ -347,7 +366,7 @@ def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
     months = [pd.Period(m, "M").strftime("%b") for m in published["month"]]
     pct = [numeric(v) for v in published["on_time_pct"]]
     frame = pd.DataFrame({"month": months, "value": [v or 0.0 for v in pct]})
-    with charts.theme():
+    def draw():
         fig, ax = charts.figure(3.4)
         sns.barplot(data=frame, x="month", y="value", color=charts.MAIN, ax=ax)
         ax.axhline(target, color=charts.REFERENCE, linestyle="--", linewidth=1.8)
@@ -355,6 +374,7 @@ def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
                     ha="right", va="bottom", color=charts.REFERENCE, fontsize=11)
         ax.set(xlabel="", ylabel="Reviews on time (%)", ylim=(0, 105))
         ax.tick_params(axis="x", labelsize=10)
+        return fig
     known = [(v, m) for v, m in zip(pct, published["month"], strict=True) if v is not None]
     below = [m for v, m in known if v < target]
     alt = (f"Bar chart of reviews held on time by month, {ctx.year.label}, with the {target:g}% target: "
@@ -366,7 +386,7 @@ def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
     alt += ". " + "; ".join(f"{m} {v}%" if v not in ("c", "x") else f"{m} {v}"
                             for m, v in zip(published["month"], published["on_time_pct"], strict=True)) + "."
     ctx.figures += 1
-    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Reviews held on time by month, {ctx.year.label}.")
+    charts.emit(draw, ctx.figures, alt, f"Figure {ctx.figures}. Reviews held on time by month, {ctx.year.label}.")
 
 
 #: the Handbook's range of children per full-time IRO
@@ -383,7 +403,7 @@ def caseload_chart(ctx: Context) -> None:
         return
     lo, hi = CASELOAD_RANGE
     frame = pd.DataFrame({"year": years, "value": [float("nan") if v is None else v for v in values]})
-    with charts.theme():
+    def draw():
         fig, ax = charts.figure(3.2)
         ax.axhspan(lo, hi, color=charts.BAND, zorder=0)
         ax.annotate(f"Handbook range {lo} to {hi}", (0, hi), xytext=(0, -4), textcoords="offset points",
@@ -392,6 +412,7 @@ def caseload_chart(ctx: Context) -> None:
                      ax=ax, sort=False)
         ax.set(xlabel="", ylabel=UNITS["ratio"], ylim=(0, max([v for v in values if v is not None] + [hi]) * 1.2))
         ax.margins(x=0.05)
+        return fig
     now = values[-1]
     where = "no figure" if now is None else "within" if lo <= now <= hi else "above" if now > hi else "below"
     alt = (f"Line chart of children per full-time IRO from {years[0]} to {years[-1]} against the Handbook's "
@@ -399,7 +420,7 @@ def caseload_chart(ctx: Context) -> None:
            + ("" if now is None else f" at {now:,.1f}") + ". "
            + ", ".join(f"{y} {'x' if v is None else f'{v:,.1f}'}" for y, v in zip(years, values, strict=True)) + ".")
     ctx.figures += 1
-    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Children per full-time IRO, {years[0]} to "
+    charts.emit(draw, ctx.figures, alt, f"Figure {ctx.figures}. Children per full-time IRO, {years[0]} to "
                                        f"{years[-1]}, and the Handbook's range.")
 
 
@@ -425,7 +446,7 @@ def stability_chart(ctx: Context) -> None:
         return
     frame = pd.DataFrame(rows)
     areas = list(dict.fromkeys(frame["area"]))
-    with charts.theme():
+    def draw():
         fig, ax = charts.figure(3.6)
         sns.barplot(data=frame, x="measure", y="value", hue="area", hue_order=areas,
                     palette=charts.PALETTE[:len(areas)], ax=ax)
@@ -433,10 +454,11 @@ def stability_chart(ctx: Context) -> None:
             ax.bar_label(bars, fmt="%g", fontsize=10, padding=2)
         ax.set(xlabel="", ylabel="Children (%)", ylim=(0, 100))
         ax.legend(title="", frameon=False, loc="upper left", ncols=2)
+        return fig
     alt = (f"Bar chart of placement stability, {ctx.year.label}, {ctx.council} beside "
            f"{', '.join(a for a in areas if a != ctx.council) or 'no published comparator'}: " + "; ".join(said) + ".")
     ctx.figures += 1
-    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. Placement stability, {ctx.year.label}, with "
+    charts.emit(draw, ctx.figures, alt, f"Figure {ctx.figures}. Placement stability, {ctx.year.label}, with "
                                        "published comparators.")
 
 
@@ -632,7 +654,7 @@ def group_chart(ctx: Context, table_id: str, published: pd.DataFrame, pct: str, 
             for _, r in published.iloc[1:].iterrows()]
     shown = pd.DataFrame([(lab, v) for lab, v, _ in rows if v is not None], columns=["group", "value"])
     left_out = [lab for lab, v, _ in rows if v is None]
-    with charts.theme():
+    def draw():
         fig, ax = charts.figure(0.34 * len(shown) + 1.4)
         sns.barplot(data=shown, y="group", x="value", color=charts.MAIN, orient="h", ax=ax)
         for bars in ax.containers:
@@ -647,6 +669,7 @@ def group_chart(ctx: Context, table_id: str, published: pd.DataFrame, pct: str, 
         ax.tick_params(axis="y", labelsize=10)
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
+        return fig
     ctx.figures += 1
     flagged = [lab for lab, _, flag in rows if flag]
     alt = (f"Bar chart of {measure} by group, {ctx.year.label}, with a dashed line for all children at {whole}%. "
@@ -654,4 +677,4 @@ def group_chart(ctx: Context, table_id: str, published: pd.DataFrame, pct: str, 
            + "; ".join(f"{lab} {v:g}%" for lab, v in shown.itertuples(index=False))
            + (f"; not shown (suppressed or no cases): {', '.join(left_out)}" if left_out else "") + ".")
     title = REGISTRY[table_id].title
-    charts.emit(fig, ctx.figures, alt, f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}.")
+    charts.emit(draw, ctx.figures, alt, f"Figure {ctx.figures}. {title}: {measure} by group, {ctx.year.label}.")

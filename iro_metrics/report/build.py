@@ -85,7 +85,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     else:
         with contextlib.ExitStack() as stack:
             if kernel is None:
-                kernel = stack.enter_context(Kernel(preload=PRELOAD))
+                kernel = stack.enter_context(Kernel(preload=PRELOAD, helper=True))
             kernel.launch()  # it starts while this process writes and parameterises the notebook
             C.check_quotes(notes, names(), C.sections(template))  # a bad quote fails now, naming the section
             warm_up()  # while the kernel starts: the page renders about 0.7 s faster afterwards

@@ -10,7 +10,11 @@ from __future__ import annotations
 import io
 import re
 from contextlib import contextmanager
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: afcharts' main palette (Analysis Function accessible colours), in the order series take them
 PALETTE = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1"]
@@ -82,13 +86,22 @@ def svg(fig, prefix: str, alt: str) -> str:
     return text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 
-def emit(fig, number: int, alt: str, caption: str) -> None:
-    """Display the chart as an output the page and the PDF both use (alt text and caption travel in the
-    output's metadata)."""
+def emit(draw: Callable[[], Figure], number: int, alt: str, caption: str) -> None:
+    """Display chart ``number`` as an output the page and the PDF both use (alt text and caption travel
+    in the output's metadata). ``draw`` draws it (in :func:`theme`) and returns the figure; it is not
+    called when the kernel's helper process has drawn the same chart (:mod:`~iro_metrics.report.helper`)."""
     from IPython.display import display
 
-    display({"image/svg+xml": svg(fig, f"f{number}", alt)}, raw=True,
-            metadata={"image/svg+xml": {"alt": alt, "caption": caption}})
+    from iro_metrics.report import helper
+
+    def render() -> str:
+        with theme():
+            fig = draw()
+        return svg(fig, f"f{number}", alt)
+
+    text = helper.chart(number, alt, caption, render)
+    if text is not None:  # None: this process is the helper, which displays nothing
+        display({"image/svg+xml": text}, raw=True, metadata={"image/svg+xml": {"alt": alt, "caption": caption}})
 
 
 def label_end(ax, x, y, text: str, colour: str) -> None:

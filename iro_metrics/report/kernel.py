@@ -58,9 +58,10 @@ class Kernel:
     log file, shown when it fails.
     """
 
-    def __init__(self, reuse: int = 1, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, reuse: int = 1, preload: tuple[str, ...] = (), helper: bool = False) -> None:
         self.reuse = max(1, reuse)
         self.preload = preload  # modules the kernel imports as it starts, before it answers (no names bound)
+        self.helper = helper  # whether the notebook may fork a helper to draw charts (report/helper.py)
         self.runs = 0  # notebooks run by the current kernel process
         self.started = 0  # kernel processes started so far
         self._km = self._kc = None
@@ -193,7 +194,7 @@ class Kernel:
         self.stop()
         km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
-            run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log,
+            run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log, env=helper_env(self.helper),
                                       extra_arguments=[*_ARGUMENTS, *preload_arguments(self.preload)])
         kc = km.client()
         kc.start_channels()
@@ -228,6 +229,13 @@ class Kernel:
         self._km = self._kc = None
 
 
+def helper_env(on: bool) -> dict[str, str]:
+    """A kernel's environment: this process's, with the chart helper on or off."""
+    from iro_metrics.report.helper import ENV
+
+    return {**os.environ, ENV: "1" if on else "0"}
+
+
 def preload_arguments(modules: tuple[str, ...]) -> list[str]:
     """The kernel's start-up lines importing ``modules``: run before it first answers, so the imports
     overlap whatever its caller does meanwhile; they bind no name and count no execution."""
@@ -249,6 +257,8 @@ def reset_state(home: str) -> None:
     from IPython import get_ipython
 
     get_ipython().reset(new_session=True)
+    if "iro_metrics.report.helper" in sys.modules:
+        sys.modules["iro_metrics.report.helper"].stop()
     if "matplotlib" in sys.modules:
         import matplotlib
 

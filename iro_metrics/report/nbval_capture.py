@@ -4,7 +4,8 @@ PDF can be rebuilt from the re-executed notebook without running it a second tim
 
 nbval's kernel can be started before nbval runs (:func:`start_kernel`), so that its start-up (and the
 import of the appendix module, as a build's kernel does) overlaps verify's own imports: it is the same
-fresh kernel nbval would start, only sooner; nbval then runs every cell in it and compares as usual.
+fresh kernel nbval would start, only sooner and with a build's chart helper (``report/helper.py``);
+nbval then runs every cell in it and compares as usual.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def start_kernel(folder: Path):
     from jupyter_client.manager import KernelManager
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
-    from iro_metrics.report.kernel import PRELOAD, preload_arguments
+    from iro_metrics.report.kernel import PRELOAD, helper_env, preload_arguments
 
     km = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
-    with open(os.devnull, "w") as quiet:
-        km.start_kernel(cwd=str(folder), stderr=quiet, extra_arguments=preload_arguments(PRELOAD))
+    with open(os.devnull, "w") as quiet:  # with the chart helper, as a build's kernel
+        km.start_kernel(cwd=str(folder), stderr=quiet, env=helper_env(True),
+                        extra_arguments=preload_arguments(PRELOAD))
     return km
 
 

@@ -1,0 +1,155 @@
+"""A second process that draws the appendix's later charts while the kernel goes on.
+
+A build's kernel draws the appendix's 15 charts with matplotlib one after another (about 1.4 s)
+while the machine's other core mostly waits. On Linux, where a process forks cheaply, ``setup``
+forks the kernel once it has computed every figure (:func:`start`). The copy, the helper, runs the
+notebook's sections from that same state, in the notebook's order, draws every second chart
+(the even-numbered: the kernel draws the others meanwhile) and sends it back; it displays nothing.
+The kernel runs its cells as before and, for each chart it is about to draw, takes the helper's
+instead when the helper drew that chart: the same number, alt text and caption, so the same code
+from the same state (:func:`chart`). Any other chart, and any failure, silence or stray output of
+the helper, the kernel draws itself. The notebook is the same bytes either way (tested).
+
+Off unless the kernel was started with ``IRO_METRICS_HELPER=1``: ``build`` and ``verify`` start
+their kernels so; batch builds (whose kernels already keep every core busy) and notebooks run by
+hand do not. Linux only: Windows cannot fork a process, and on macOS a fork of a process that has
+loaded system frameworks is unsafe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+ENV = "IRO_METRICS_HELPER"
+#: seconds without word from the helper before the kernel gives up on it and draws the rest itself
+WAIT = 20.0
+
+
+class _Helper:
+    """The kernel's side: the helper process and what it has sent so far."""
+
+    def __init__(self, process: Any, messages: Any) -> None:
+        self.process, self.messages = process, messages
+        self.sent: dict[int, tuple] = {}  # chart number -> the helper's message about it
+        self.ended = False
+
+    def take(self, number: int, alt: str, caption: str) -> str | None:
+        """The helper's SVG of chart ``number``, if it drew this very chart (waiting for it if need be)."""
+        deadline = time.monotonic() + WAIT
+        while number not in self.sent and not self.ended:
+            try:
+                message = self.messages.get(timeout=0.2)
+            except queue.Empty:
+                if not self.process.is_alive() and self.messages.empty():  # it died without a word
+                    self.stop()
+                elif time.monotonic() > deadline:  # it hangs
+                    self.stop()
+                continue
+            deadline = time.monotonic() + WAIT
+            if message[0] == "end":
+                self.stop()
+            else:
+                self.sent[message[1]] = message
+        message = self.sent.pop(number, None)
+        if message is not None and message[0] == "chart" and message[2:4] == (alt, caption):
+            return message[4]
+        return None
+
+    def stop(self) -> None:
+        self.ended = True
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+
+
+class _Sender:
+    """The helper's side: it draws every second chart and sends it to the kernel."""
+
+    def __init__(self, messages: Any, printed: io.StringIO) -> None:
+        self.messages, self.printed = messages, printed
+
+    def chart(self, number: int, alt: str, caption: str, render: Callable[[], str]) -> None:
+        if number % 2:  # the kernel's to draw
+            self.messages.put(("left", number))
+            return
+        before = self.printed.tell()
+        try:
+            text = render()
+        except Exception:  # noqa: BLE001 - the kernel draws it, and meets the error itself
+            self.messages.put(("left", number))
+            return
+        if self.printed.tell() != before:  # a warning the kernel's drawing would show in the notebook
+            self.messages.put(("left", number))
+        else:
+            self.messages.put(("chart", number, alt, caption, text))
+
+
+_helper: _Helper | None = None  # in the kernel, while a helper runs
+_sender: _Sender | None = None  # in the helper
+
+
+def start(ctx: object, run: Callable[[object], None]) -> None:
+    """In a kernel started with the helper on (and on Linux), fork a helper that calls ``run(ctx)``:
+    the notebook's sections, from this state, in the notebook's order."""
+    global _helper
+    stop()
+    if os.environ.get(ENV) != "1" or not sys.platform.startswith("linux") or _sender is not None:
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    messages = context.Queue()  # its own thread sends, so the helper never waits for the kernel to read
+    process = context.Process(target=_serve, args=(ctx, run, messages), daemon=True, name="iro-metrics helper")
+    with warnings.catch_warnings():
+        # Python 3.12 and later warn on forking a process with threads: the helper uses none of the
+        # kernel's (its sockets), and writes nothing to its streams
+        warnings.simplefilter("ignore", DeprecationWarning)
+        process.start()
+    _helper = _Helper(process, messages)
+
+
+def _serve(ctx: object, run: Callable[[object], None], messages: Any) -> None:
+    global _sender, _helper
+    printed = io.StringIO()
+    # the kernel's streams and display publisher write to its sockets, which stay the kernel's alone
+    sys.stdout = sys.stderr = printed
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_pub.publish = lambda *args, **kwargs: None
+    _helper, _sender = None, _Sender(messages, printed)
+    try:
+        run(ctx)
+    except BaseException:  # noqa: BLE001, S110 - the kernel meets any error in the cell itself
+        pass
+    finally:
+        messages.put(("end",))
+
+
+def chart(number: int, alt: str, caption: str, render: Callable[[], str]) -> str | None:
+    """Chart ``number``'s SVG: the helper's when it drew this chart, else ``render()``'s. In the helper
+    itself, the chart is drawn (or left) for the kernel and None returned."""
+    if _sender is not None:
+        _sender.chart(number, alt, caption, render)
+        return None
+    if _helper is not None:
+        text = _helper.take(number, alt, caption)
+        if text is not None:
+            return text
+    return render()
+
+
+def stop() -> None:
+    """Stop the running helper, if any (a kernel reused for another notebook calls this)."""
+    global _helper
+    if _helper is not None:
+        _helper.stop()
+        _helper = None

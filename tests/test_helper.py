@@ -1,0 +1,132 @@
+"""The chart helper (report/helper.py): a forked copy of the kernel draws every second chart; the
+notebook's outputs must be the same whichever process drew a chart, and whatever the helper does."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import json
+import queue
+import sys
+
+import nbformat
+import pytest
+
+from iro_metrics.report import appendix as A
+from iro_metrics.report import charts, helper
+from iro_metrics.report.build import NOTEBOOK
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper forks: Linux only")
+
+
+@pytest.fixture(scope="module")
+def ctx(demo_data):
+    return A.setup(council="Demo Borough", year="2024-25", data=str(demo_data), population=55626,
+                   la_code="E09000028")
+
+
+def run_cells(ctx, monkeypatch, on: bool) -> tuple[list, list[int]]:
+    """What the notebook's charted cells display, and the charts this process drew, from a fresh copy
+    of ``ctx`` (a helper started first when ``on``)."""
+    shown, drawn = [], []
+    render_svg = charts.svg
+
+    def display(obj, raw=False, metadata=None):
+        shown.append(json.dumps([obj if raw else obj.data, metadata], sort_keys=True))
+
+    def svg(fig, prefix, alt):
+        drawn.append(int(prefix[1:]))
+        return render_svg(fig, prefix, alt)
+
+    monkeypatch.setattr("IPython.display.display", display)
+    monkeypatch.setattr(charts, "svg", svg)
+    monkeypatch.setenv(helper.ENV, "1" if on else "0")
+    fresh = dataclasses.replace(ctx, figures=0, table_count=0)
+    helper.start(fresh, A.charted)
+    try:
+        A.charted(fresh)
+    finally:
+        helper.stop()
+    return shown, drawn
+
+
+@pytest.fixture(scope="module")
+def alone(ctx):
+    with pytest.MonkeyPatch.context() as mp:
+        return run_cells(ctx, mp, on=False)
+
+
+def test_charted_runs_the_notebooks_cells_in_its_order():
+    calls = []
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "trends", "section", "equalities"):
+                calls.append((node.func.attr, *[a.value for a in node.args[1:]]))
+    assert calls == [("trends",), *[("section", s) for s in A.SECTION_CELLS], ("equalities",)]
+
+
+def test_the_helper_draws_every_second_chart_and_the_outputs_are_the_same(ctx, alone, monkeypatch):
+    shown, drawn = run_cells(ctx, monkeypatch, on=True)
+    assert shown == alone[0]
+    everything = alone[1]
+    assert len(everything) >= 10 and everything == list(range(1, len(everything) + 1))
+    assert drawn == [n for n in everything if n % 2]  # the even ones came from the helper
+
+
+def test_a_chart_the_helper_drew_differently_is_drawn_again(ctx, alone, monkeypatch):
+    def wrong(self, number, alt, caption, render):
+        self.messages.put(("chart", number, alt + " (not this chart)", caption, "<svg>wrong</svg>"))
+
+    monkeypatch.setattr(helper._Sender, "chart", wrong)
+    shown, drawn = run_cells(ctx, monkeypatch, on=True)
+    assert shown == alone[0] and drawn == alone[1]
+
+
+def test_a_helper_that_dies_leaves_every_chart_to_the_kernel(ctx, alone, monkeypatch):
+    def die(*args):
+        import os
+
+        os._exit(3)
+
+    monkeypatch.setattr(helper, "_serve", die)
+    shown, drawn = run_cells(ctx, monkeypatch, on=True)
+    assert shown == alone[0] and drawn == alone[1]
+
+
+def test_a_helper_that_hangs_is_stopped_and_the_kernel_draws(ctx, alone, monkeypatch):
+    def hang(*args):
+        import time
+
+        time.sleep(60)
+
+    monkeypatch.setattr(helper, "_serve", hang)
+    monkeypatch.setattr(helper, "WAIT", 0.5)
+    shown, drawn = run_cells(ctx, monkeypatch, on=True)
+    assert shown == alone[0] and drawn == alone[1]
+
+
+def test_a_chart_whose_drawing_prints_is_left_to_the_kernel():
+    """A warning printed while drawing would be an output of the kernel's cell: the helper does not
+    take it from the notebook."""
+    sent, printed = queue.Queue(), io.StringIO()
+    sender = helper._Sender(sent, printed)
+
+    def noisy():
+        printed.write("UserWarning: something\n")
+        return "<svg/>"
+
+    sender.chart(2, "alt", "caption", noisy)
+    sender.chart(4, "alt", "caption", lambda: "<svg/>")
+    sender.chart(6, "alt", "caption", lambda: 1 / 0)
+    assert [sent.get_nowait() for _ in range(3)] == [("left", 2), ("chart", 4, "alt", "caption", "<svg/>"),
+                                                     ("left", 6)]
+
+
+def test_no_helper_unless_the_kernel_was_started_with_one(ctx, monkeypatch):
+    monkeypatch.setenv(helper.ENV, "0")
+    helper.start(ctx, A.charted)
+    assert helper._helper is None
