@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import io
 import json
+import os
 import queue
 import sys
 
@@ -130,3 +131,41 @@ def test_no_helper_unless_the_kernel_was_started_with_one(ctx, monkeypatch):
     monkeypatch.setenv(helper.ENV, "0")
     helper.start(ctx, A.charted)
     assert helper._helper is None
+
+
+def work_counted(calls: list, result=None, effect=None):
+    def work():
+        calls.append(1)
+        if effect is not None:
+            effect()
+        return result
+    return work
+
+
+def test_work_done_in_parallel_comes_from_the_helper(monkeypatch):
+    monkeypatch.setenv(helper.ENV, "1")
+    calls: list = []
+    result = helper.in_parallel(work_counted(calls, {"2023-24": [1.5, None]}))
+    assert result() == {"2023-24": [1.5, None]} and calls == []  # the helper's appends are its own
+
+
+def test_work_the_helper_could_not_do_is_done_here(monkeypatch):
+    """An error is raised in the kernel, as without a helper; a warning printed in the helper would be
+    the kernel's cell's output, so the kernel does the work; a helper that died leaves it too."""
+    monkeypatch.setenv(helper.ENV, "1")
+    calls: list = []
+    failing = helper.in_parallel(work_counted(calls, effect=lambda: 1 / 0))
+    with pytest.raises(ZeroDivisionError):
+        failing()
+    assert calls == [1]
+    printing = helper.in_parallel(work_counted(calls, "done", effect=lambda: print("FutureWarning: ...")))
+    assert printing() == "done" and calls == [1, 1]
+
+    parent = os.getpid()
+
+    def die_in_helper():
+        if os.getpid() != parent:
+            os._exit(3)
+
+    dying = helper.in_parallel(work_counted(calls, "here", effect=die_in_helper))
+    assert dying() == "here" and calls == [1, 1, 1]

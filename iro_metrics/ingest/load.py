@@ -214,6 +214,14 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
     Each return is read, typed and checked once and shared by every year it belongs to: the five-year
     trends cost one load, not five.
     """
+    history = check_history(data, year, la=la, earlier=earlier, cut_at_gap=cut_at_gap)
+    return {label: history.year(label) for label in history.labels}
+
+
+def check_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
+                  cut_at_gap: bool = False) -> History:
+    """Every return up to ``year`` read, typed and checked once (:func:`load_history`'s first step), for
+    :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it."""
     data = Path(data)
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
     if not data.is_dir():
@@ -239,15 +247,29 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
             seen.setdefault(r.table.key, r.label)
     if problems:
         raise FatalDataError(problems)
-
     returns = {sy: _check_return(CollectionYear(sy), raws) for sy, raws in sorted(per_year.items())}
-    earliest = CollectionYear(min(per_year))
-    out: dict[str, CouncilData] = {}
-    for sy in sorted(per_year):
-        if sy < year.start_year - earlier:
-            continue
-        cy = CollectionYear(sy)
-        found = F.Findings(list(gap_found.parts))
+    labels = [CollectionYear(sy).label for sy in sorted(per_year) if sy >= year.start_year - earlier]
+    supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
+    return History(returns, labels, supplied, gap_found, notes, la)
+
+
+@dataclass
+class History:
+    """A council's returns, each read, typed and checked on its own (:func:`check_history`)."""
+
+    returns: dict[int, _Return]  # by collection start year
+    labels: list[str]  # the years :func:`load_history` gives, oldest first
+    supplied: dict[int, set[str]]  # the tables each return supplied
+    gap_found: F.Findings  # about returns left out before a gap
+    notes: list[str]
+    la: str | None
+
+    def year(self, label: str) -> CouncilData:
+        """The collection year ``label`` as :func:`load_council` loads it: its return and every earlier
+        one combined, and checked across returns."""
+        cy = CollectionYear.parse(label)
+        sy, returns, la = cy.start_year, self.returns, self.la
+        found = F.Findings(list(self.gap_found.parts))
         parts: dict[str, list[pd.DataFrame]] = {}
         files: dict[str, str] = {}
         for r in (returns[y] for y in sorted(returns) if y <= sy):
@@ -261,16 +283,16 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
             restated = {y: set(returns[y].tables["episodes"]["child_id"]) for y in sorted(returns)
                         if y <= sy and "episodes" in returns[y].tables}
             combined["episodes"] = close_unrestated(combined["episodes"], restated, found)
+        earliest = CollectionYear(min(returns))
         check_combined(combined, earliest, cy, found)
-        year_notes = list(notes)
+        year_notes = list(self.notes)
         if la:
-            have = {r.table.key for y, raws in per_year.items() if y <= sy for r in raws}
+            have = {key for y, keys in self.supplied.items() if y <= sy for key in keys}
             missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
             if missing:
                 year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
-        out[cy.label] = CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found,
-                                    files=files, notes=year_notes, la=la)
-    return out
+        return CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found, files=files,
+                           notes=year_notes, la=la)
 
 
 @dataclass

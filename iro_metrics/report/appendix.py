@@ -20,7 +20,7 @@ from iro_metrics import __version__
 from iro_metrics.comparators import numeric
 from iro_metrics.comparators.reconcile import for_build, records
 from iro_metrics.comparators.reconcile import summary as reconciliation_summary
-from iro_metrics.ingest.load import CouncilData, load_history
+from iro_metrics.ingest.load import CouncilData, check_history
 from iro_metrics.ingest.population import read_population_by_ethnicity
 from iro_metrics.metrics import REGISTRY, SECTIONS, Indicator, compute_all, ordered
 from iro_metrics.metrics.registry import UNITS, label, show
@@ -70,15 +70,17 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
-    years = load_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap)
-    loaded = years[cy.label]
+    returns = check_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap)
+    wanted = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
+    # the earlier years' figures, in a helper process where the build started one, while this one
+    # computes the year's own
+    earlier = helper.in_parallel(lambda: {
+        label: compute_all(build_model(returns.year(label), population=population), only=wanted)[0]
+        for label in returns.labels if label != cy.label})
+    loaded = returns.year(cy.label)
     by_ethnicity = read_population_by_ethnicity(population_by_ethnicity) if population_by_ethnicity else None
     model = build_model(loaded, population=population, population_by_ethnicity=by_ethnicity)
     indicators, tables = compute_all(model)
-    earlier = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
-    history = {label: indicators if label == cy.label else
-               compute_all(build_model(d, population=population), only=earlier)[0] for label, d in years.items()}
-    previous = history.get(cy.previous().label)
     found = {}
     if la_code:
         from iro_metrics.comparators import lookup
@@ -90,6 +92,8 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
               "population_by_ethnicity": "given" if population_by_ethnicity else None, "cut_at_gap": cut_at_gap,
               "timeliness_target": timeliness_target, "suppression_threshold": suppression_threshold}
     reconciled, note = for_build(model, la_code)
+    history = {**earlier(), cy.label: indicators}
+    previous = history.get(cy.previous().label)
     ctx = Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
     import seaborn  # noqa: F401 - the charts' library, imported once for the kernel and any helper it forks
 

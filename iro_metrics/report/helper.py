@@ -25,10 +25,12 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 ENV = "IRO_METRICS_HELPER"
-#: seconds without word from the helper before the kernel gives up on it and draws the rest itself
+T = TypeVar("T")
+#: seconds the helper may use no CPU before the kernel takes it to be stuck and does its work itself
 WAIT = 20.0
 
 
@@ -42,18 +44,9 @@ class _Helper:
 
     def take(self, number: int, alt: str, caption: str) -> str | None:
         """The helper's SVG of chart ``number``, if it drew this very chart (waiting for it if need be)."""
-        deadline = time.monotonic() + WAIT
         while number not in self.sent and not self.ended:
-            try:
-                message = self.messages.get(timeout=0.2)
-            except queue.Empty:
-                if not self.process.is_alive() and self.messages.empty():  # it died without a word
-                    self.stop()
-                elif time.monotonic() > deadline:  # it hangs
-                    self.stop()
-                continue
-            deadline = time.monotonic() + WAIT
-            if message[0] == "end":
+            message = _receive(self.process, self.messages)
+            if message is None or message[0] == "end":
                 self.stop()
             else:
                 self.sent[message[1]] = message
@@ -95,43 +88,111 @@ _helper: _Helper | None = None  # in the kernel, while a helper runs
 _sender: _Sender | None = None  # in the helper
 
 
-def start(ctx: object, run: Callable[[object], None]) -> None:
-    """In a kernel started with the helper on (and on Linux), fork a helper that calls ``run(ctx)``:
-    the notebook's sections, from this state, in the notebook's order."""
-    global _helper
-    stop()
-    if os.environ.get(ENV) != "1" or not sys.platform.startswith("linux") or _sender is not None:
-        return
+def _on() -> bool:
+    return os.environ.get(ENV) == "1" and sys.platform.startswith("linux") and _sender is None
+
+
+def _fork(target: Callable[..., None], *args: object) -> tuple[Any, Any]:
+    """A copy of this process running ``target(*args, messages)``, and the queue it sends on."""
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     messages = context.Queue()  # its own thread sends, so the helper never waits for the kernel to read
-    process = context.Process(target=_serve, args=(ctx, run, messages), daemon=True, name="iro-metrics helper")
+    process = context.Process(target=target, args=(*args, messages), daemon=True, name="iro-metrics helper")
     with warnings.catch_warnings():
         # Python 3.12 and later warn on forking a process with threads: the helper uses none of the
         # kernel's (its sockets), and writes nothing to its streams
         warnings.simplefilter("ignore", DeprecationWarning)
         process.start()
-    _helper = _Helper(process, messages)
+    return process, messages
 
 
-def _serve(ctx: object, run: Callable[[object], None], messages: Any) -> None:
-    global _sender, _helper
+def _receive(process: Any, messages: Any) -> tuple | None:
+    """The helper's next message; None once it has died, or when it has used no CPU for :data:`WAIT`
+    seconds (stuck: a large council's work may take longer than that, but not without the CPU)."""
+    used, since = _cpu(process.pid), time.monotonic()
+    while True:
+        try:
+            return messages.get(timeout=0.2)
+        except queue.Empty:
+            if not process.is_alive() and messages.empty():
+                return None
+            now = _cpu(process.pid)
+            if now != used:
+                used, since = now, time.monotonic()
+            elif time.monotonic() - since > WAIT:
+                return None
+
+
+def _cpu(pid: int) -> int:
+    """The CPU time a process has used, in clock ticks (Linux's /proc); -1 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def _detach() -> io.StringIO:
+    """In the helper, first: the kernel's streams and display publisher write to its sockets, which stay
+    the kernel's alone. Returns what is printed from now on."""
     printed = io.StringIO()
-    # the kernel's streams and display publisher write to its sockets, which stay the kernel's alone
     sys.stdout = sys.stderr = printed
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is not None:
         shell.display_pub.publish = lambda *args, **kwargs: None
-    _helper, _sender = None, _Sender(messages, printed)
+    return printed
+
+
+def start(ctx: object, run: Callable[[object], None]) -> None:
+    """In a kernel started with the helper on (and on Linux), fork a helper that calls ``run(ctx)``:
+    the notebook's sections, from this state, in the notebook's order."""
+    global _helper
+    stop()
+    if _on():
+        _helper = _Helper(*_fork(_serve, ctx, run))
+
+
+def _serve(ctx: object, run: Callable[[object], None], messages: Any) -> None:
+    global _sender, _helper
+    _helper, _sender = None, _Sender(messages, _detach())
     try:
         run(ctx)
     except BaseException:  # noqa: BLE001, S110 - the kernel meets any error in the cell itself
         pass
     finally:
         messages.put(("end",))
+
+
+def in_parallel(work: Callable[[], T]) -> Callable[[], T]:
+    """Start ``work()`` in a helper (where the kernel has one on) and return a function giving its result:
+    the helper's, or, if the helper failed, died or fell silent for :data:`WAIT` seconds, ``work()`` run
+    here (so that an error is raised here, as without a helper)."""
+    if not _on():
+        return work
+    process, messages = _fork(_compute, work)
+
+    def result() -> T:
+        message = _receive(process, messages)
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        return message[1] if message is not None and message[0] == "done" else work()
+
+    return result
+
+
+def _compute(work: Callable[[], object], messages: Any) -> None:
+    printed = _detach()
+    try:
+        value = work()
+    except BaseException:  # noqa: BLE001 - the kernel meets the error itself
+        messages.put(("failed",))
+        return
+    # a warning printed meanwhile would be an output of the kernel's cell: the kernel does the work
+    messages.put(("failed",) if printed.tell() else ("done", value))
 
 
 def chart(number: int, alt: str, caption: str, render: Callable[[], str]) -> str | None:
