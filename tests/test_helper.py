@@ -12,6 +12,7 @@ import queue
 import sys
 
 import nbformat
+import pandas as pd
 import pytest
 
 from iro_metrics.report import appendix as A
@@ -169,3 +170,31 @@ def test_work_the_helper_could_not_do_is_done_here(monkeypatch):
 
     dying = helper.in_parallel(work_counted(calls, "here", effect=die_in_helper))
     assert dying() == "here" and calls == [1, 1, 1]
+
+
+def test_returns_checked_in_a_helper_are_the_same(demo_data, monkeypatch):
+    from iro_metrics.ingest import load
+
+    alone = load.load_history(demo_data, "2024-25", earlier=4)
+    monkeypatch.setenv(helper.ENV, "1")
+    shared = load.check_history(demo_data, "2024-25", earlier=4, in_parallel=helper.in_parallel)
+    assert shared.labels == list(alone)
+    for label, data in alone.items():
+        year = shared.year(label)
+        assert year.tables.keys() == data.tables.keys() and year.files == data.files
+        for key, frame in data.tables.items():
+            pd.testing.assert_frame_equal(year.tables[key], frame)
+        assert year.findings.frame().equals(data.findings.frame())
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_first_error_in_year_order_is_raised(demo_data, monkeypatch, on):
+    from iro_metrics.ingest import load
+
+    def broken(cy, raws):
+        raise ValueError(f"return {cy.label}")
+
+    monkeypatch.setattr(load, "_check_return", broken)
+    monkeypatch.setenv(helper.ENV, "1" if on else "0")
+    with pytest.raises(ValueError, match="return 2020-21"):
+        load.check_history(demo_data, "2024-25", earlier=4, in_parallel=helper.in_parallel)

@@ -10,6 +10,7 @@ Two layouts are accepted:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,9 +220,13 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
 
 
 def check_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
-                  cut_at_gap: bool = False) -> History:
+                  cut_at_gap: bool = False, in_parallel: Callable | None = None) -> History:
     """Every return up to ``year`` read, typed and checked once (:func:`load_history`'s first step), for
-    :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it."""
+    :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it.
+
+    ``in_parallel(work)``, when given, starts ``work()`` elsewhere and returns a function giving its
+    result (the notebook kernel's helper, ``report/helper.py``): the earlier half of the returns is
+    checked there meanwhile. Either way the first error, in year order, is the one raised."""
     data = Path(data)
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
     if not data.is_dir():
@@ -247,7 +252,20 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
             seen.setdefault(r.table.key, r.label)
     if problems:
         raise FatalDataError(problems)
-    returns = {sy: _check_return(CollectionYear(sy), raws) for sy, raws in sorted(per_year.items())}
+    years = sorted(per_year)
+    early, late = years[:len(years) // 2], years[len(years) // 2:]
+
+    def check(part: list[int]) -> dict[int, _Return]:
+        return {sy: _check_return(CollectionYear(sy), per_year[sy]) for sy in part}
+
+    theirs = (in_parallel or (lambda work: work))(lambda: check(early))
+    try:
+        ours, failed = check(late), None
+    except Exception as e:  # raised after any error in an earlier return, as when checked in order
+        ours, failed = {}, e
+    returns = {**theirs(), **ours}
+    if failed is not None:
+        raise failed
     labels = [CollectionYear(sy).label for sy in sorted(per_year) if sy >= year.start_year - earlier]
     supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
     return History(returns, labels, supplied, gap_found, notes, la)
