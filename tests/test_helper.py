@@ -112,20 +112,81 @@ def test_a_helper_that_hangs_is_stopped_and_the_kernel_draws(ctx, alone, monkeyp
 
 
 def test_a_chart_whose_drawing_prints_is_left_to_the_kernel():
-    """A warning printed while drawing would be an output of the kernel's cell: the helper does not
-    take it from the notebook."""
+    """Anything printed while drawing would be an output of the kernel's cell: the helper does not
+    take it from the notebook. Odd charts are the kernel's: the helper neither draws nor sends them."""
     sent, printed = queue.Queue(), io.StringIO()
-    sender = helper._Sender(sent, printed)
+    sender = helper._Sender(sent, lambda: len(printed.getvalue()))
 
     def noisy():
         printed.write("UserWarning: something\n")
         return "<svg/>"
 
     sender.chart(2, "alt", "caption", noisy)
+    sender.chart(3, "alt", "caption", lambda: "<svg>3</svg>")
     sender.chart(4, "alt", "caption", lambda: "<svg/>")
     sender.chart(6, "alt", "caption", lambda: 1 / 0)
-    assert [sent.get_nowait() for _ in range(3)] == [("left", 2), ("chart", 4, "alt", "caption", "<svg/>"),
-                                                     ("left", 6)]
+    assert [sent.get_nowait() for _ in range(sent.qsize())] == [("chart", 4, "alt", "caption", "<svg/>")]
+
+
+def test_output_at_the_file_descriptors_counts_as_printed(monkeypatch):
+    """C code, a crash report or sys.__stderr__ write to descriptors 1 and 2, which ipykernel captures
+    into the running cell: in a helper they count as printed, and the kernel does the work."""
+    monkeypatch.setenv(helper.ENV, "1")
+    calls: list = []
+    parent = os.getpid()
+
+    def low_level():
+        if os.getpid() != parent:
+            os.write(2, b"Segmentation fault report\n")
+
+    result = helper.in_parallel(work_counted(calls, "here", effect=low_level))
+    assert result() == "here" and calls == [1]
+
+
+def test_a_warning_shown_once_stays_shown_once(monkeypatch):
+    """Starting a helper leaves the kernel's warning filters and registries alone: a warning already
+    shown is not shown again (with helpers on as with them off)."""
+    import warnings
+
+    def warn():
+        warnings.warn("shown once", UserWarning, stacklevel=1)
+
+    for on in ("0", "1"):
+        monkeypatch.setenv(helper.ENV, on)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("default")
+            warn()
+            helper.in_parallel(lambda: 1)()
+            warn()
+        assert len(seen) == 1, on
+
+
+def test_a_helper_that_dies_part_way_through_a_message_does_not_hang_the_kernel(monkeypatch):
+    import struct
+    import threading
+
+    def cut_short(work, messages, printed):
+        os.write(messages.writer.fileno(), struct.pack("!i", 1 << 20) + b"x" * 1024)
+        os._exit(1)
+
+    monkeypatch.setenv(helper.ENV, "1")
+    monkeypatch.setattr(helper, "_compute", cut_short)
+    result = helper.in_parallel(lambda: "here")
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(result()), daemon=True)
+    waiting.start()
+    waiting.join(15)
+    assert got == ["here"]
+
+
+def test_no_helper_when_none_can_be_started(monkeypatch):
+    def no_memory():
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setenv(helper.ENV, "1")
+    monkeypatch.setattr(os, "fork", no_memory)
+    calls: list = []
+    assert helper.in_parallel(work_counted(calls, 7))() == 7 and calls == [1]
 
 
 def test_no_helper_unless_the_kernel_was_started_with_one(ctx, monkeypatch):

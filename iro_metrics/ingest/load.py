@@ -220,7 +220,8 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
 
 
 def check_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
-                  cut_at_gap: bool = False, in_parallel: Callable | None = None) -> History:
+                  cut_at_gap: bool = False,
+                  in_parallel: Callable[[Callable[[], dict]], Callable[[], dict]] | None = None) -> History:
     """Every return up to ``year`` read, typed and checked once (:func:`load_history`'s first step), for
     :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it.
 
@@ -258,7 +259,7 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     def check(part: list[int]) -> dict[int, _Return]:
         return {sy: _check_return(CollectionYear(sy), per_year[sy]) for sy in part}
 
-    theirs = (in_parallel or (lambda work: work))(lambda: check(early))
+    theirs = (in_parallel if in_parallel and early else lambda work: work)(lambda: check(early))
     try:
         ours, failed = check(late), None
     except Exception as e:  # raised after any error in an earlier return, as when checked in order

@@ -70,6 +70,7 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
+    helper.stop()  # any left by an earlier run of this cell that failed
     returns = check_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap, in_parallel=helper.in_parallel)
     wanted = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
     # the earlier years' figures, in a helper process where the build started one, while this one

@@ -61,7 +61,7 @@ class Kernel:
     def __init__(self, reuse: int = 1, preload: tuple[str, ...] = (), helper: bool = False) -> None:
         self.reuse = max(1, reuse)
         self.preload = preload  # modules the kernel imports as it starts, before it answers (no names bound)
-        self.helper = helper  # whether the notebook may fork a helper to draw charts (report/helper.py)
+        self.helper = helper  # whether the notebook may fork helpers to share its work (report/helper.py)
         self.runs = 0  # notebooks run by the current kernel process
         self.started = 0  # kernel processes started so far
         self._km = self._kc = None
