@@ -259,3 +259,12 @@ def test_the_first_error_in_year_order_is_raised(demo_data, monkeypatch, on):
     monkeypatch.setenv(helper.ENV, "1" if on else "0")
     with pytest.raises(ValueError, match="return 2020-21"):
         load.check_history(demo_data, "2024-25", earlier=4, in_parallel=helper.in_parallel)
+
+
+def test_a_user_can_keep_helpers_off(monkeypatch):
+    from iro_metrics.report.kernel import helper_env
+
+    monkeypatch.delenv(helper.ENV, raising=False)
+    assert helper_env(True)[helper.ENV] == "1" and helper_env(False)[helper.ENV] == "0"
+    monkeypatch.setenv(helper.ENV, "0")
+    assert helper_env(True)[helper.ENV] == "0"

@@ -245,6 +245,23 @@ def test_cli_validate_exit_codes(good, capsys, tmp_path):
     assert "expected YYYY-YY" in capsys.readouterr().err
 
 
+def test_only_the_command_itself_spares_its_last_garbage_collections(good, monkeypatch):
+    """Run as ``iro-report`` (no arguments given to main), the heap is frozen as the process ends; a caller
+    in a long-lived process (these tests) keeps collecting its garbage."""
+    import gc
+    import sys
+
+    before = gc.get_freeze_count()
+    assert main(["validate", "--data", str(good), "--year", "2024-25"]) == 0
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(sys, "argv", ["iro-report", "validate", "--data", str(good), "--year", "2024-25"])
+    try:
+        assert main() == 0
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
 @pytest.mark.parametrize("command", [[], ["validate"], ["metrics"], ["synth"], ["definitions"], ["publish"], ["build"]])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:

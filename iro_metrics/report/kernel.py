@@ -230,10 +230,11 @@ class Kernel:
 
 
 def helper_env(on: bool) -> dict[str, str]:
-    """A kernel's environment: this process's, with the chart helper on or off."""
+    """A kernel's environment: this process's, with helpers (report/helper.py) on or off; a user's
+    ``IRO_METRICS_HELPER=0`` keeps them off."""
     from iro_metrics.report.helper import ENV
 
-    return {**os.environ, ENV: "1" if on else "0"}
+    return {**os.environ, ENV: "1" if on and os.environ.get(ENV) != "0" else "0"}
 
 
 def preload_arguments(modules: tuple[str, ...]) -> list[str]:
