@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import NoReturn
 
@@ -188,11 +189,10 @@ class Kernel:
 
     def _restart(self) -> None:
         """Start a new kernel process (stopping any running one); :meth:`_wait_ready` waits for it."""
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         self.stop()
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        km = _manager()(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
             run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log, env=helper_env(self.helper),
                                       extra_arguments=[*_ARGUMENTS, *preload_arguments(self.preload)])
@@ -227,6 +227,19 @@ class Kernel:
                 pass
             run_sync(self._km.cleanup_resources)()
         self._km = self._kc = None
+
+
+@cache
+def _manager() -> type:
+    """jupyter_client's kernel manager, checking every 10 ms rather than every 100 ms whether a stopped
+    kernel has exited: every build waits for that at its end (about 0.09 s saved)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
+    return KernelManager
 
 
 def helper_env(on: bool) -> dict[str, str]:
