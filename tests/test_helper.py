@@ -71,6 +71,7 @@ def test_charted_runs_the_notebooks_cells_in_its_order():
     assert calls == [("trends",), *[("section", s) for s in A.SECTION_CELLS], ("equalities",)]
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_the_helper_draws_every_second_chart_and_the_outputs_are_the_same(ctx, alone, monkeypatch):
     shown, drawn = run_cells(ctx, monkeypatch, on=True)
     assert shown == alone[0]
@@ -79,6 +80,7 @@ def test_the_helper_draws_every_second_chart_and_the_outputs_are_the_same(ctx, a
     assert drawn == [n for n in everything if n % 2]  # the even ones came from the helper
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_a_chart_the_helper_drew_differently_is_drawn_again(ctx, alone, monkeypatch):
     def wrong(self, number, alt, caption, render):
         self.messages.put(("chart", number, alt + " (not this chart)", caption, "<svg>wrong</svg>"))
@@ -88,6 +90,7 @@ def test_a_chart_the_helper_drew_differently_is_drawn_again(ctx, alone, monkeypa
     assert shown == alone[0] and drawn == alone[1]
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_a_helper_that_dies_leaves_every_chart_to_the_kernel(ctx, alone, monkeypatch):
     def die(*args):
         import os
@@ -99,6 +102,7 @@ def test_a_helper_that_dies_leaves_every_chart_to_the_kernel(ctx, alone, monkeyp
     assert shown == alone[0] and drawn == alone[1]
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_a_helper_that_hangs_is_stopped_and_the_kernel_draws(ctx, alone, monkeypatch):
     def hang(*args):
         import time
@@ -189,6 +193,7 @@ def test_no_helper_when_none_can_be_started(monkeypatch):
     assert helper.in_parallel(work_counted(calls, 7))() == 7 and calls == [1]
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_no_helper_unless_the_kernel_was_started_with_one(ctx, monkeypatch):
     monkeypatch.setenv(helper.ENV, "0")
     helper.start(ctx, A.charted)
@@ -233,6 +238,7 @@ def test_work_the_helper_could_not_do_is_done_here(monkeypatch):
     assert dying() == "here" and calls == [1, 1, 1]
 
 
+@pytest.mark.slow  # the demo council's figures computed, its sections run
 def test_returns_checked_in_a_helper_are_the_same(demo_data, monkeypatch):
     from iro_metrics.ingest import load
 
@@ -248,6 +254,7 @@ def test_returns_checked_in_a_helper_are_the_same(demo_data, monkeypatch):
         assert year.findings.frame().equals(data.findings.frame())
 
 
+@pytest.mark.slow  # reads the demo council
 @pytest.mark.parametrize("on", [False, True])
 def test_the_first_error_in_year_order_is_raised(demo_data, monkeypatch, on):
     from iro_metrics.ingest import load
