@@ -189,10 +189,11 @@ class Kernel:
 
     def _restart(self) -> None:
         """Start a new kernel process (stopping any running one); :meth:`_wait_ready` waits for it."""
+        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         self.stop()
-        km = _manager()(kernel_name=KERNEL_NAME)
+        km = quick_to_stop(AsyncKernelManager)(kernel_name=KERNEL_NAME)
         with open(self._log, "ab") as log:
             run_sync(km.start_kernel)(cwd=self._home, stdout=log, stderr=log, env=helper_env(self.helper),
                                       extra_arguments=[*_ARGUMENTS, *preload_arguments(self.preload)])
@@ -230,16 +231,15 @@ class Kernel:
 
 
 @cache
-def _manager() -> type:
-    """jupyter_client's kernel manager, checking every 10 ms rather than every 100 ms whether a stopped
-    kernel has exited: every build waits for that at its end (about 0.09 s saved)."""
-    from jupyter_client.manager import AsyncKernelManager
+def quick_to_stop(manager: type) -> type:
+    """A jupyter_client kernel manager class that checks every 10 ms rather than every 100 ms whether a
+    stopped kernel has exited: every build (and verify) waits for that at its end (0.115 s to 0.023 s)."""
 
-    class KernelManager(AsyncKernelManager):
+    class Manager(manager):
         async def _async_wait(self, pollinterval: float = 0.1) -> None:
             await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
-    return KernelManager
+    return Manager
 
 
 def helper_env(on: bool) -> dict[str, str]:

@@ -51,9 +51,9 @@ def start_kernel(folder: Path):
     from jupyter_client.manager import KernelManager
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
-    from iro_metrics.report.kernel import PRELOAD, helper_env, preload_arguments
+    from iro_metrics.report.kernel import PRELOAD, helper_env, preload_arguments, quick_to_stop
 
-    km = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    km = quick_to_stop(KernelManager)(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
     with open(os.devnull, "w") as quiet:  # with the chart helper, as a build's kernel
         km.start_kernel(cwd=str(folder), stderr=quiet, env=helper_env(True),
                         extra_arguments=preload_arguments(PRELOAD))
