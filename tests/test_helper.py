@@ -80,37 +80,27 @@ def test_the_helper_draws_every_second_chart_and_the_outputs_are_the_same(ctx, a
     assert drawn == [n for n in everything if n % 2]  # the even ones came from the helper
 
 
-@pytest.mark.slow  # the demo council's figures computed, its sections run
-def test_a_chart_the_helper_drew_differently_is_drawn_again(ctx, alone, monkeypatch):
-    def wrong(self, number, alt, caption, render):
-        self.messages.put(("chart", number, alt + " (not this chart)", caption, "<svg>wrong</svg>"))
-
-    monkeypatch.setattr(helper._Sender, "chart", wrong)
-    shown, drawn = run_cells(ctx, monkeypatch, on=True)
-    assert shown == alone[0] and drawn == alone[1]
+def _wrong(self, number, alt, caption, render):  # a chart other than the one the kernel draws
+    self.messages.put(("chart", number, alt + " (not this chart)", caption, "<svg>wrong</svg>"))
 
 
-@pytest.mark.slow  # the demo council's figures computed, its sections run
-def test_a_helper_that_dies_leaves_every_chart_to_the_kernel(ctx, alone, monkeypatch):
-    def die(*args):
-        import os
+def _die(*args):
+    os._exit(3)
 
-        os._exit(3)
 
-    monkeypatch.setattr(helper, "_serve", die)
-    shown, drawn = run_cells(ctx, monkeypatch, on=True)
-    assert shown == alone[0] and drawn == alone[1]
+def _hang(*args):
+    import time
+
+    time.sleep(60)
 
 
 @pytest.mark.slow  # the demo council's figures computed, its sections run
-def test_a_helper_that_hangs_is_stopped_and_the_kernel_draws(ctx, alone, monkeypatch):
-    def hang(*args):
-        import time
-
-        time.sleep(60)
-
-    monkeypatch.setattr(helper, "_serve", hang)
-    monkeypatch.setattr(helper, "WAIT", 0.5)
+@pytest.mark.parametrize(("where", "misbehaves"), [("_Sender.chart", _wrong), ("_serve", _die), ("_serve", _hang)],
+                         ids=["draws-another-chart", "dies", "hangs"])
+def test_whatever_the_helper_does_the_kernel_draws_the_same_charts(ctx, alone, monkeypatch, where, misbehaves):
+    owner, _, name = where.rpartition(".")
+    monkeypatch.setattr(getattr(helper, owner) if owner else helper, name, misbehaves)
+    monkeypatch.setattr(helper, "WAIT", 0.5)  # a stuck helper (no CPU for that long) is given up
     shown, drawn = run_cells(ctx, monkeypatch, on=True)
     assert shown == alone[0] and drawn == alone[1]
 
