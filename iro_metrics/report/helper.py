@@ -121,8 +121,8 @@ def _fork(target: Callable[..., None], *args: object) -> _Link | None:
                               name="iro-metrics helper")
     try:
         process.start()
-    except OSError:
-        reader.close()
+    except Exception:  # noqa: BLE001 - out of memory, or (Python 3.12 and later, with warnings made errors)
+        reader.close()  # the warning on forking a process with threads: no helper, the kernel does the work
         return None
     finally:
         writer.close()  # the kernel's copy: a helper that dies part-way through a message ends the pipe
