@@ -221,13 +221,16 @@ def load_history(data: str | Path, year: str | CollectionYear, la: str | None = 
 
 def check_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
                   cut_at_gap: bool = False,
-                  in_parallel: Callable[[Callable[[], dict]], Callable[[], dict]] | None = None) -> History:
+                  in_parallel: Callable[[Callable[[], dict]], Callable[[], dict]] | None = None,
+                  meanwhile: Callable[[], object] | None = None) -> History:
     """Every return up to ``year`` read, typed and checked once (:func:`load_history`'s first step), for
     :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it.
 
     ``in_parallel(work)``, when given, starts ``work()`` elsewhere and returns a function giving its
-    result (the notebook kernel's helper, ``report/helper.py``): the earlier half of the returns is
-    checked there meanwhile. Either way the first error, in year order, is the one raised."""
+    result (the notebook kernel's helper, ``report/helper.py``): every return but the latest is checked
+    there, while this process checks the latest and then calls ``meanwhile()`` (the kernel imports
+    the charts' libraries). Either way the latest return is checked first, and the first error in year
+    order is the one raised."""
     data = Path(data)
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
     if not data.is_dir():
@@ -254,7 +257,7 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     if problems:
         raise FatalDataError(problems)
     years = sorted(per_year)
-    early, late = years[:len(years) // 2], years[len(years) // 2:]
+    early, late = years[:-1], years[-1:]
 
     def check(part: list[int]) -> dict[int, _Return]:
         return {sy: _check_return(CollectionYear(sy), per_year[sy]) for sy in part}
@@ -264,6 +267,8 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
         ours, failed = check(late), None
     except Exception as e:  # raised after any error in an earlier return, as when checked in order
         ours, failed = {}, e
+    if meanwhile is not None:
+        meanwhile()
     returns = {**theirs(), **ours}
     if failed is not None:
         raise failed

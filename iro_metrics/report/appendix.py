@@ -71,7 +71,10 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
     helper.stop()  # any left by an earlier run of this cell that failed
-    returns = check_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap, in_parallel=helper.in_parallel)
+    # the earlier returns checked in a helper process, where the build started one, while this one checks
+    # the latest and imports the charts' libraries (once, for the kernel and the chart helper it forks)
+    returns = check_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap, in_parallel=helper.in_parallel,
+                            meanwhile=charts.libraries)
     wanted = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends
     # the earlier years' figures, in a helper process where the build started one, while this one
     # computes the year's own
@@ -96,8 +99,6 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     history = {**earlier(), cy.label: indicators}
     previous = history.get(cy.previous().label)
     ctx = Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
-    import seaborn  # noqa: F401 - the charts' library, imported once for the kernel and any helper it forks
-
     helper.start(ctx, charted)  # a process drawing the later charts meanwhile, where the build asks for one
     return ctx
 
