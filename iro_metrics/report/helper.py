@@ -4,8 +4,8 @@ A build's kernel works on one core while the other mostly waits. On Linux, where
 cheaply, ``setup`` forks the kernel at three points; each copy, a helper, starts from the kernel's
 own state, runs the same package code, sends back what it computed, and displays nothing:
 
-- while the kernel checks the later half of the returns, a helper checks the earlier half
-  (:func:`in_parallel`, given to :func:`~iro_metrics.ingest.load.check_history`);
+- a helper checks every return but the latest while the kernel checks the latest and imports the
+  charts' libraries (:func:`in_parallel`, given to :func:`~iro_metrics.ingest.load.check_history`);
 - while the kernel computes the year's own figures, a helper computes the earlier years' (for the
   trends and the change on last year, :func:`in_parallel` again);
 - once every figure is computed, a helper runs the notebook's sections in the notebook's order and
