@@ -272,7 +272,7 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     returns = {**theirs(), **ours}
     if failed is not None:
         raise failed
-    labels = [CollectionYear(sy).label for sy in sorted(per_year) if sy >= year.start_year - earlier]
+    labels = [CollectionYear(sy).label for sy in years if sy >= year.start_year - earlier]
     supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
     return History(returns, labels, supplied, gap_found, notes, la)
 

@@ -99,7 +99,7 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     history = {**earlier(), cy.label: indicators}
     previous = history.get(cy.previous().label)
     ctx = Context(council, cy, loaded, indicators, tables, previous, params, found, history, reconciled, note)
-    helper.start(ctx, charted)  # a process drawing the later charts meanwhile, where the build asks for one
+    helper.start(ctx, charted)  # a process drawing every second chart meanwhile, where the build asks for one
     return ctx
 
 
@@ -243,6 +243,7 @@ def trends(ctx: Context) -> None:
         eng = [england.get(y) for y in years]
         target = ctx.params["timeliness_target"] if mid == "reviews_on_time_pct" else None
         fmt = (lambda v: "x" if v is None else (f"{v:g}%" if m.unit == "percent" else f"{v:,g}"))  # noqa: E731
+
         def draw():
             fig, ax = charts.figure(3.2)
             lines = [(ctx.council, own, charts.MAIN, "o", "-")]
@@ -341,6 +342,7 @@ def chart(ctx: Context, published: pd.DataFrame, title: str, finding: str) -> No
     shown = published.iloc[:, 1].astype(str).tolist()
     values = [numeric(v) for v in shown]
     frame = pd.DataFrame({"label": labels, "value": [v or 0.0 for v in values]})
+
     def draw():
         fig, ax = charts.figure(0.42 * len(labels) + 1.0)
         sns.barplot(data=frame, y="label", x="value", color=charts.MAIN, orient="h", ax=ax)
@@ -372,6 +374,7 @@ def month_chart(ctx: Context, published: pd.DataFrame, title: str) -> None:
     months = [pd.Period(m, "M").strftime("%b") for m in published["month"]]
     pct = [numeric(v) for v in published["on_time_pct"]]
     frame = pd.DataFrame({"month": months, "value": [v or 0.0 for v in pct]})
+
     def draw():
         fig, ax = charts.figure(3.4)
         sns.barplot(data=frame, x="month", y="value", color=charts.MAIN, ax=ax)
@@ -409,6 +412,7 @@ def caseload_chart(ctx: Context) -> None:
         return
     lo, hi = CASELOAD_RANGE
     frame = pd.DataFrame({"year": years, "value": [float("nan") if v is None else v for v in values]})
+
     def draw():
         fig, ax = charts.figure(3.2)
         ax.axhspan(lo, hi, color=charts.BAND, zorder=0)
@@ -452,6 +456,7 @@ def stability_chart(ctx: Context) -> None:
         return
     frame = pd.DataFrame(rows)
     areas = list(dict.fromkeys(frame["area"]))
+
     def draw():
         fig, ax = charts.figure(3.6)
         sns.barplot(data=frame, x="measure", y="value", hue="area", hue_order=areas,
@@ -660,6 +665,7 @@ def group_chart(ctx: Context, table_id: str, published: pd.DataFrame, pct: str, 
             for _, r in published.iloc[1:].iterrows()]
     shown = pd.DataFrame([(lab, v) for lab, v, _ in rows if v is not None], columns=["group", "value"])
     left_out = [lab for lab, v, _ in rows if v is None]
+
     def draw():
         fig, ax = charts.figure(0.34 * len(shown) + 1.4)
         sns.barplot(data=shown, y="group", x="value", color=charts.MAIN, orient="h", ax=ax)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from iro_metrics.report import helper
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -97,8 +99,6 @@ def emit(draw: Callable[[], Figure], number: int, alt: str, caption: str) -> Non
     in the output's metadata). ``draw`` draws it (in :func:`theme`) and returns the figure; it is not
     called when the kernel's helper process has drawn the same chart (:mod:`~iro_metrics.report.helper`)."""
     from IPython.display import display
-
-    from iro_metrics.report import helper
 
     def render() -> str:
         with theme():

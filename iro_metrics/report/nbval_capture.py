@@ -4,7 +4,7 @@ PDF can be rebuilt from the re-executed notebook without running it a second tim
 
 nbval's kernel can be started before nbval runs (:func:`start_kernel`), so that its start-up (and the
 import of the appendix module, as a build's kernel does) overlaps verify's own imports: it is the same
-fresh kernel nbval would start, only sooner and with a build's chart helper (``report/helper.py``);
+fresh kernel nbval would start, only sooner and with a build's helpers (``report/helper.py``);
 nbval then runs every cell in it and compares as usual.
 """
 
@@ -53,8 +53,9 @@ def start_kernel(folder: Path):
 
     from iro_metrics.report.kernel import PRELOAD, helper_env, preload_arguments, quick_to_stop
 
-    km = quick_to_stop(KernelManager)(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
-    with open(os.devnull, "w") as quiet:  # with the chart helper, as a build's kernel
+    km = quick_to_stop(KernelManager)(kernel_name=CURRENT_ENV_KERNEL_NAME,
+                                      kernel_spec_manager=NbvalKernelspecManager())
+    with open(os.devnull, "w") as quiet:  # with helpers, as a build's kernel
         km.start_kernel(cwd=str(folder), stderr=quiet, env=helper_env(True),
                         extra_arguments=preload_arguments(PRELOAD))
     return km
