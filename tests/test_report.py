@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
@@ -151,17 +152,59 @@ def test_rebuild_is_byte_identical(built):
     assert _every_output(folder) == before
 
 
+def _as_nbconvert_writes(nb: nbformat.NotebookNode, draft: bool = True) -> str:
+    """The page as nbconvert's own exporter writes it, with its default preprocessors and its closing
+    pass over the whole page."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    from iro_metrics.report import render
+
+    exporter = HTMLExporter(template_name="iro", extra_template_basedirs=[str(render.TEMPLATES)], exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=render.REMOVE_TAGS, enabled=True),
+                                   enabled=True)
+    exporter.register_filter("sanitise", render.sanitise)
+    assert len(exporter._preprocessors) > 5
+    return exporter.from_notebook_node(nb, resources=render._resources("Title", "en", draft))[0]
+
+
 def test_page_is_what_nbconvert_writes(built):
-    """The page puts each chart through nbconvert's closing BeautifulSoup pass alone (once per process)
-    rather than within the whole page: the bytes are the same as nbconvert's own pass gives."""
+    """The page puts each output (chart or table) through nbconvert's closing BeautifulSoup pass alone
+    (once per process) rather than within the whole page, and skips nbconvert's default preprocessors
+    (none changes this page; each validates the notebook): the bytes are the same as nbconvert's own
+    exporter gives."""
     from iro_metrics.report import render
 
     nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    held: dict[str, str] = {}
+    render._outputs_held_back(nb, held, "t")
+    kinds = {"image/svg+xml", "text/html"}
+    outputs = [o for c in nb.cells for o in c.get("outputs", []) if kinds & set(o.get("data", {}))]
+    assert len(held) == len(outputs) >= 40  # every chart and table passed alone
     for draft in (True, False):
-        whole, _ = render._exporter().from_notebook_node(nb, resources=render._resources("Title", "en", draft))
-        assert whole.count("<svg") >= 10 and "<!--iro-chart" not in whole
+        whole = _as_nbconvert_writes(nb, draft)
+        assert whole.count("<svg") >= 10 and "<!--iro-output" not in whole
         assert render.to_html(nb, "Title", draft=draft) == whole
-        assert render.to_html(nb, "Title", draft=draft) == whole  # the charts now from the cache
+        assert render.to_html(nb, "Title", draft=draft) == whole  # the outputs now from the cache
+
+
+@pytest.mark.parametrize("markup, alone", [
+    ('<table><tr><td>a<td>b</table>', True), ("<div><p>x</div>", True), ("</p>stray", True),
+    ("<b>x<i>y</b>z</i>", True), ("a & b < c", True), ('<svg><path d="x"/></svg>', True),
+    ("<!-- a comment with </p> -->", True),
+    ('<p><img src="x.png"></p>', False),  # the page's pass gives it alt text
+    ("<p>left open", False), ("<figure>left open", False),  # the page's closing tags would close them
+    ("</div>closes", False), ("x</main>y", False), ("</body>", False),  # would close the page's own
+])
+def test_an_output_is_passed_alone_only_where_the_bytes_stay_the_same(markup, alone):
+    from iro_metrics.report import render
+
+    output = nbformat.v4.new_output("display_data", data={"text/html": markup, "text/plain": "x"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[output]),
+                                         nbformat.v4.new_markdown_cell("After")])
+    assert render.to_html(nb, "Title") == _as_nbconvert_writes(nb)
+    assert (render._as_in_page(markup) is not None) == alone
 
 
 def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
@@ -248,6 +291,114 @@ def test_a_pdf_source_typst_refuses_is_converted_whole_and_typeset_again(built, 
     page = (out(built) / "appendix.html").read_text()
     render.to_pdf(page, tmp_path / "a.pdf", "T", dt.date(2025, 3, 31))
     assert asked == [False, True] and (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_docx_after_commentary_edits_is_pandocs_own(built, tmp_path, monkeypatch):
+    """After an edit to commentary only, pandoc reads only the commentary and writes the Word paper from
+    the last page's document with it in place, once a check has proved that document: the same bytes
+    as the paper written from the whole page, for commentary of every kind. A page whose commentary
+    has a heading is read whole."""
+    import copy
+    import datetime as dt
+    import threading
+
+    from iro_metrics.report import commentary as C
+    from iro_metrics.report import word
+    from iro_metrics.report.render import to_html
+
+    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    pages = []
+    for k, (text, _) in enumerate([(None, False), *COMMENTARY_EDITS]):
+        edited = copy.deepcopy(nb)
+        cells = C.commentary_cells(edited)
+        if text is not None:
+            cells[k % len(cells)].source = cells[(k + 3) % len(cells)].source = text
+        pages.append(to_html(edited, "T"))
+    write, from_frame, proven = word._write, [], []
+    monkeypatch.setattr(word, "_write", lambda g, n, document, *a: (from_frame.append(document is not None),
+                                                                      write(g, n, document, *a))[1])
+
+    def papers(name: str, each: list[str]) -> None:  # in a thread of its own: nothing written before in it
+        for k, page in enumerate(each):
+            word.start_docx(page, tmp_path / f"{name}-{k}.docx", "T", dt.date(2025, 3, 31))()
+            checking = word._local.last.proof.checking
+            if checking is not None:
+                checking.join()
+            proven.append(word._local.last.proof.document is not None)
+
+    for name, each in [("watched", pages), *((f"whole{k}", [page]) for k, page in enumerate(pages))]:
+        thread = threading.Thread(target=papers, args=(name, each))
+        thread.start()
+        thread.join()
+    # the first page has no last; the second is written whole while its frame is checked
+    assert from_frame[:len(pages)] == [False, False] + [spliced for _, spliced in COMMENTARY_EDITS[1:]]
+    assert proven[:3] == [False, True, True]  # the second page's check proved the frame
+    for k in range(len(pages)):
+        assert (tmp_path / f"watched-{k}.docx").read_bytes() == (tmp_path / f"whole{k}-0.docx").read_bytes()
+
+
+def test_a_thread_expecting_edits_proves_its_first_pages_frame(built, tmp_path, monkeypatch):
+    """``build --watch`` expects edits: the frame of its first page is checked at once, so that the first
+    save is written from it; a thread that does not expect them checks nothing for one page."""
+    import datetime as dt
+    import threading
+
+    from iro_metrics.report import commentary as C
+    from iro_metrics.report import word
+    from iro_metrics.report.render import to_html
+
+    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    first = to_html(nb, "T")
+    C.commentary_cells(nb)[0].source = "Edited after the first build."
+    second = to_html(nb, "T")
+    write, from_frame, checked = word._write, [], []
+    monkeypatch.setattr(word, "_write", lambda g, n, document, *a: (from_frame.append(document is not None),
+                                                                      write(g, n, document, *a))[1])
+
+    def papers(eager: bool) -> None:
+        with word.expecting_edits() if eager else contextlib.nullcontext():
+            word.start_docx(first, tmp_path / f"{eager}-1.docx", "T", dt.date(2025, 3, 31))()
+            checked.append(word._local.last.proof.checking is not None)
+            if eager:
+                word._local.last.proof.checking.join()
+                word.start_docx(second, tmp_path / f"{eager}-2.docx", "T", dt.date(2025, 3, 31))()
+
+    for eager in (False, True):
+        thread = threading.Thread(target=papers, args=(eager,))
+        thread.start()
+        thread.join()
+    assert checked == [False, True] and from_frame == [False, False, True]
+    whole = threading.Thread(target=lambda: word.start_docx(second, tmp_path / "whole.docx", "T",
+                                                            dt.date(2025, 3, 31))())
+    whole.start()
+    whole.join()
+    assert (tmp_path / "True-2.docx").read_bytes() == (tmp_path / "whole.docx").read_bytes()
+
+
+def test_a_docx_frame_whose_check_fails_is_never_used(built, tmp_path, monkeypatch):
+    import datetime as dt
+    import threading
+
+    from iro_metrics.report import word
+
+    page = (out(built) / "appendix.html").read_text()
+    monkeypatch.setattr(word, "_read", lambda html: {"blocks": [], "meta": {}})  # no frame proves exact
+    used = []
+    write = word._write
+    monkeypatch.setattr(word, "_write", lambda g, n, document, *a: (used.append(document),
+                                                                      write(g, n, document, *a))[1])
+
+    def papers() -> None:
+        for k in range(3):
+            word.start_docx(page, tmp_path / f"{k}.docx", "T", dt.date(2025, 3, 31))()
+            if word._local.last.proof.checking is not None:
+                word._local.last.proof.checking.join()
+
+    thread = threading.Thread(target=papers)
+    thread.start()
+    thread.join()
+    assert used == [None, None, None]
+    assert (tmp_path / "0.docx").read_bytes() == (tmp_path / "2.docx").read_bytes()
 
 
 def test_docx_has_every_heading_table_and_alt_text(built):

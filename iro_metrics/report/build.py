@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     work = pub.work
     reused = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
     if reused is not None:
-        _render(*reused, params, params_path, work, final, clock)
+        nb, figures = reused
+        _render(nb, figures, params, params_path, work, final, clock, meanwhile=lambda: _reuse(target, work, nb))
     else:
         with contextlib.ExitStack() as stack:
             if kernel is None:
@@ -96,8 +98,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
             try:
                 figures = quotable(nb)
                 C.inject(nb, notes, source, figures)
-                nbformat.write(nb, work / "appendix.ipynb")
-                _render(nb, figures, params, params_path, work, final, clock)
+                _render(nb, figures, params, params_path, work, final, clock,
+                        meanwhile=lambda: nbformat.write(nb, work / "appendix.ipynb"))
             except Exception:
                 with contextlib.suppress(Exception):  # the kernel is left idle; the first error is the one to tell
                     figures_written()
@@ -136,9 +138,10 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
 
 
 def _render(nb: nbformat.NotebookNode, figures: dict[str, str], params: Params, params_path: Path, work: Path,
-            final: bool, clock: _Clock) -> None:
+            final: bool, clock: _Clock, meanwhile: Callable[[], None]) -> None:
     """The page, the PDF and the Word paper, from the executed notebook with its commentary and the
-    figures it quotes (pandoc writes the Word paper in the background while the PDF is typeset)."""
+    figures it quotes (pandoc writes the Word paper in the background while the PDF is typeset, then
+    ``meanwhile`` runs)."""
     title = TITLE.format(council=params.council, year=params.year)
     when = CollectionYear.parse(params.year).end_date
     page = to_html(_with_figures(nb, figures), title, draft=not final)
@@ -155,6 +158,12 @@ def _render(nb: nbformat.NotebookNode, figures: dict[str, str], params: Params, 
             raise C.CommentaryError(e.explain(_with_figures(nb, figures))) from None
         raise
     clock.lap("pdf")
+    try:
+        meanwhile()
+    except BaseException:
+        with contextlib.suppress(Exception):  # pandoc is not left writing
+            docx_written()
+        raise
     docx_written()
     clock.lap("docx")
 
@@ -180,12 +189,14 @@ def _commentary_only(target: Path, now: dict[str, str], template: nbformat.Noteb
     figures = quotable(executed)
     C.inject(template, notes, source, figures)
     nb = replay(template, executed)
-    if nb is None:
-        return None
-    for name in WRITTEN:  # what the kernel wrote after the notebook, as it wrote it
+    return None if nb is None else (nb, figures)
+
+
+def _reuse(target: Path, work: Path, nb: nbformat.NotebookNode) -> None:
+    """Into ``work``: the notebook ``nb`` and, as the last build's kernel wrote them, its tables."""
+    for name in WRITTEN:
         (shutil.copytree if (target / name).is_dir() else shutil.copy2)(target / name, work / name)
     nbformat.write(nb, work / "appendix.ipynb")
-    return nb, figures
 
 
 def parameters(params: Params, out: Path, data_dir: Path, comparators: Path | None,

@@ -49,15 +49,15 @@ _local = threading.local()  # one exporter and one Typst compiler per thread (a 
 def to_html(nb: nbformat.NotebookNode, title: str, lang: str = "en", draft: bool = True) -> str:
     """One self-contained page: no code, no prompts, no network references.
 
-    nbconvert ends with a BeautifulSoup pass over the whole page, two thirds of which is the charts'
-    inline SVG. Each chart goes through that pass alone instead (a process keeps the last 64, so an
-    officer's rebuilds reuse them), and takes its place in the page afterwards: the same bytes, as the
-    tests check against nbconvert's own pass."""
-    charts: dict[str, str] = {}
-    token = secrets.token_hex(8)  # no commentary can name a chart (it is sanitised anyway)
-    body, _ = _exporter().from_notebook_node(_charts_held_back(nb, charts, token),
+    nbconvert ends with a BeautifulSoup pass over the whole page, nine tenths of which is the outputs:
+    the charts' inline SVG and the tables. Each output goes through that pass alone instead (a process
+    keeps the last 256, so an officer's rebuilds reuse them), and takes its place in the page
+    afterwards: the same bytes, as the tests check against nbconvert's own pass."""
+    held: dict[str, str] = {}
+    token = secrets.token_hex(8)  # no commentary can name an output (it is sanitised anyway)
+    body, _ = _exporter().from_notebook_node(_outputs_held_back(nb, held, token),
                                              resources=_resources(title, lang, draft))
-    return re.sub(rf"<!--(iro-chart-{token}-\d+)-->", lambda m: _as_in_page(charts[m.group(1)]), body)
+    return re.sub(rf"<!--(iro-output-{token}-\d+)-->", lambda m: held[m.group(1)], body)
 
 
 def _exporter():
@@ -67,6 +67,7 @@ def _exporter():
         from nbconvert.preprocessors import TagRemovePreprocessor
 
         exporter = HTMLExporter(template_name="iro", extra_template_basedirs=[str(TEMPLATES)], exclude_input=True,
+                                default_preprocessors=[],  # none does anything to this page; each costs a validation
                                 exclude_input_prompt=True, exclude_output_prompt=True)
         exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True),
                                        enabled=True)
@@ -80,31 +81,50 @@ def _resources(title: str, lang: str, draft: bool) -> dict:
     return {"iro": {"lang": lang, "title": title, "css": css, "draft": draft}}
 
 
-def _charts_held_back(nb: nbformat.NotebookNode, charts: dict[str, str], token: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose SVG outputs are comments naming them (with ``token``) in ``charts``; the
-    rest is shared."""
+def _outputs_held_back(nb: nbformat.NotebookNode, held: dict[str, str], token: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose SVG and HTML outputs are, where :func:`_as_in_page` can pass them alone,
+    comments naming them (with ``token``) in ``held``, which receives them passed; the rest is shared."""
 
     def hold(out: nbformat.NotebookNode) -> nbformat.NotebookNode:
-        svg = out.get("data", {}).get("image/svg+xml")
-        if svg is None:
+        data = out.get("data", {})
+        passed = {kind: _as_in_page(data[kind].strip()) for kind in ("image/svg+xml", "text/html") if kind in data}
+        passed = {kind: text for kind, text in passed.items() if text is not None}
+        if not passed:
             return out
-        name = f"iro-chart-{token}-{len(charts)}"
-        charts[name] = svg.strip()
-        # the pass writes whitespace between two tags as one newline: it stays in the page
-        held = svg[:len(svg) - len(svg.lstrip())] + f"<!--{name}-->" + svg[len(svg.rstrip()):]
-        return nbformat.NotebookNode({**out, "data": {**out.data, "image/svg+xml": held}})
+        data = dict(data)
+        for kind, text in passed.items():
+            markup, name = data[kind], f"iro-output-{token}-{len(held)}"
+            held[name] = text
+            # the pass writes whitespace between two tags as one newline: it stays in the page
+            data[kind] = markup[:len(markup) - len(markup.lstrip())] + f"<!--{name}-->" + markup[len(markup.rstrip()):]
+        return nbformat.NotebookNode({**out, "data": data})
 
     cells = [nbformat.NotebookNode({**c, "outputs": [hold(o) for o in c.outputs]}) if "outputs" in c else c
              for c in nb.cells]
     return nbformat.NotebookNode({**nb, "cells": cells})
 
 
-@lru_cache(maxsize=64)
-def _as_in_page(svg: str) -> str:
-    """A chart's SVG as nbconvert's pass over the page writes it (the same parser and writer)."""
+#: the elements an output sits in, in the page; an end tag for one of them inside an output would close
+#: it there, and is ignored when the output is passed alone
+_AROUND = ("html", "body", "main", "figure", "div")
+_END = "<!--iro-end-->"
+
+
+@lru_cache(maxsize=256)
+def _as_in_page(markup: str) -> str | None:
+    """An output's markup as nbconvert's pass over the page writes it (the same parser and writer), when
+    the pass treats it alike alone and in the page: it closes every element it opens and none it sits
+    in, and has no image (to which the pass may add alt text). None otherwise: it stays in the page."""
     from bs4 import BeautifulSoup
 
-    return str(BeautifulSoup(svg, features="html.parser"))
+    if "<img" in markup:
+        return None
+    opened, closed = "".join(f"<{t}>" for t in _AROUND), "".join(f"</{t}>" for t in reversed(_AROUND))
+    text = str(BeautifulSoup(f"{opened}{markup}{_END}{closed}", features="html.parser"))
+    # an element left open holds the end mark; one the output closes early leaves the mark outside it
+    if not (text.startswith(opened) and text.endswith(_END + closed)):
+        return None
+    return text[len(opened):-len(_END + closed)]
 
 
 def warm_up() -> None:
