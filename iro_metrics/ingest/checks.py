@@ -45,14 +45,17 @@ def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F
 
 
 def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, year: CollectionYear,
-                   found: F.Findings) -> None:
-    """Checks on the combined history (rows are kept; metrics apply their own rules)."""
+                   found: F.Findings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """Checks on the combined history (rows are kept; metrics apply their own rules). Returns the
+    episodes with the care episodes and periods of care derived from them for the checks, when there
+    are episodes and reviews (the model derives the same)."""
     _identifier_collisions(tables, found)
     ep = tables.get("episodes")
     if ep is None or not len(ep):
-        return
+        return None
     header = tables.get("header")
-    orphan = ~ep["child_id"].isin(set(header["child_id"]) if header is not None else set())
+    known_children = header["child_id"].unique() if header is not None else []
+    orphan = ~ep["child_id"].isin(known_children)
     if orphan.any():
         found.add(F.make(ep["_file"][orphan], ep["_row"][orphan], "CHILD", None, "episode-unknown-child", "kept",
                          "episode for a child not in the header of any return: the child's sex, age and "
@@ -72,9 +75,7 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
 
     rv = tables.get("reviews")
     if rv is None or not len(rv):
-        return
-    header = tables.get("header")
-    known_children = set(header["child_id"]) if header is not None else set()
+        return None
     unknown = ~rv["child_id"].isin(known_children)
     if unknown.any():
         found.add(F.make(rv["_file"][unknown], rv["_row"][unknown], "CHILD", None, "review-unknown-child", "kept"))
@@ -83,9 +84,8 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
         mismatch = hdob.notna() & (hdob != rv["dob"])
         if mismatch.any():
             found.add(F.make(rv["_file"][mismatch], rv["_row"][mismatch], "DOB", None, "dob-mismatch", "kept"))
-    periods = periods_of_care(care_episodes(ep))
-
-
+    care = care_episodes(ep)
+    periods = periods_of_care(care)
     attached = attach_periods(rv[["child_id", "review_date"]], periods)
     outside = attached["period_id"].isna().to_numpy() & (rv["review_date"] <= year.end).to_numpy()
     if outside.any():
@@ -98,6 +98,7 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
     for mask, rule in ((pn0_old, "pn0-age-4-plus"), (pn_young, "pn-under-4")):
         if mask.any():
             found.add(F.make(rv["_file"][mask], rv["_row"][mask], "REVIEW_CODE", code[mask], rule, "kept"))
+    return ep, care, periods
 
 
 def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -> None:
@@ -109,10 +110,11 @@ def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -
     if not frames:
         return
     rows = pd.concat(frames, ignore_index=True)
-    ids = rows["child_id"].astype("string")
-    norm = ids.str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
-    variants = ids.groupby(norm).transform("nunique")
-    clash = (variants > 1).fillna(False).to_numpy(dtype=bool)
+    # each distinct identifier normalised once (a national history repeats each about 20 times)
+    codes, ids = pd.factorize(rows["child_id"].astype("string"))
+    norm = pd.Series(ids, dtype="string").str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
+    variants = norm.map(norm.value_counts()).to_numpy()  # the distinct identifiers sharing each one's form
+    clash = (codes >= 0) & (variants[codes] > 1)
     if clash.any():
         found.add(F.make(rows["_file"][clash], rows["_row"][clash], "CHILD", None, "identifier-collision",
                          "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "

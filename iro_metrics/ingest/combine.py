@@ -5,6 +5,8 @@ Each return restates the episodes open during its year; the latest return wins o
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from iro_metrics.ingest import findings as F
@@ -41,7 +43,8 @@ def combine(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
     return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
 
 
-def close_unrestated(episodes: pd.DataFrame, children_by_return: dict[int, set], found: F.Findings) -> pd.DataFrame:
+def close_unrestated(episodes: pd.DataFrame, children_by_return: dict[int, Collection], found: F.Findings
+                     ) -> pd.DataFrame:
     """End the open episodes that the next return does not restate (``metrics.md`` §0).
 
     An episode open at the end of one return (no DEC) whose child is absent from the next return's

@@ -38,6 +38,9 @@ class CouncilData:
     files: dict[str, str] = field(default_factory=dict)  # label -> sha256
     notes: list[str] = field(default_factory=list)
     la: str | None = None
+    #: the episodes table and, derived from it by the checks, its care episodes and periods of care, so
+    #: that the model need not derive them again (only while ``tables["episodes"]`` is that same frame)
+    care: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         """A table's combined rows; an empty frame with the right columns when not supplied."""
@@ -304,11 +307,11 @@ class History:
         combined = {key: combine(frames, key) for key, frames in parts.items()}
         combined = {k: v for k, v in combined.items() if len(v.columns)}
         if "episodes" in combined:
-            restated = {y: set(returns[y].tables["episodes"]["child_id"]) for y in sorted(returns)
+            restated = {y: returns[y].tables["episodes"]["child_id"].unique() for y in sorted(returns)
                         if y <= sy and "episodes" in returns[y].tables}
             combined["episodes"] = close_unrestated(combined["episodes"], restated, found)
         earliest = CollectionYear(min(returns))
-        check_combined(combined, earliest, cy, found)
+        care = check_combined(combined, earliest, cy, found)
         year_notes = list(self.notes)
         if la:
             have = {key for y, keys in self.supplied.items() if y <= sy for key in keys}
@@ -316,7 +319,7 @@ class History:
             if missing:
                 year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
         return CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found, files=files,
-                           notes=year_notes, la=la)
+                           notes=year_notes, la=la, care=care)
 
 
 @dataclass

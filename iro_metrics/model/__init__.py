@@ -73,8 +73,11 @@ def build_model(data: CouncilData, population: int | None = None,
     Raises :class:`FatalDataError` when a table every figure needs was not supplied."""
     if problems := data.unusable():
         raise FatalDataError(problems)
-    ep = care_episodes(data["episodes"])
-    periods = periods_of_care(ep)
+    if data.care is not None and data.care[0] is data.tables.get("episodes"):  # derived by the checks
+        ep, periods = data.care[1:]
+    else:
+        ep = care_episodes(data["episodes"])
+        periods = periods_of_care(ep)
     reviews, pending = review_clock(data["reviews"], periods, ep, data.earliest_year.start, data.year.end)
     return Model(data=data, episodes=ep, periods=periods, reviews=reviews, pending=pending,
                  population=population, population_by_ethnicity=population_by_ethnicity)
