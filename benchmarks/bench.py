@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py            # full run (national scale: a few minutes, ~2 GB of memory)
     python benchmarks/bench.py --quick    # smaller sizes, for a smoke test
+    python benchmarks/bench.py --national DIR --baseline-python PY   # issue 20's national comparison
 
 Each step runs in its own process, so its peak memory (max RSS) is its own. Every figure is reported
 beside a baseline run side by side on the same data:
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,32 @@ def step_read_csv(data: str) -> dict:
     t = time.perf_counter()
     rows = sum(len(pd.read_csv(p, dtype=str, keep_default_na=False)) for p in sorted(Path(data).rglob("*.csv")))
     return {"wall_s": time.perf_counter() - t, "rows": rows}
+
+
+def step_read_csv_pyarrow(data: str) -> dict:
+    """Issue 20's national baseline: a bare ``read_csv(engine="pyarrow")`` of every file (run by an
+    interpreter that has pyarrow: the project does not depend on it)."""
+    import pandas as pd
+
+    t = time.perf_counter()
+    rows = sum(len(pd.read_csv(p, engine="pyarrow")) for p in sorted(Path(data).rglob("*.csv")))
+    return {"wall_s": time.perf_counter() - t, "rows": rows}
+
+
+def step_load_and_metrics(data: str) -> dict:
+    """``load_council``, then the model and every indicator, by part."""
+    from iro_metrics.ingest.load import load_council
+    from iro_metrics.metrics import compute_all
+    from iro_metrics.model import build_model
+
+    t = time.perf_counter()
+    d = load_council(data, YEAR)
+    t1 = time.perf_counter()
+    model = build_model(d)
+    t2 = time.perf_counter()
+    compute_all(model)
+    t3 = time.perf_counter()
+    return {"wall_s": t3 - t, "load_s": t1 - t, "model_s": t2 - t1, "indicators_s": t3 - t2}
 
 
 def step_load(data: str) -> dict:
@@ -112,19 +140,45 @@ def step_build(data: str) -> dict:
 
 
 STEPS = {"build": step_build, "synth": step_synth, "read_csv": step_read_csv, "load": step_load, "metrics": step_metrics,
-         "reference": step_reference}
+         "reference": step_reference, "read_csv_pyarrow": step_read_csv_pyarrow,
+         "load_and_metrics": step_load_and_metrics}
 
 
-def run(step: str, **kw) -> dict:
-    """Run one step in a fresh interpreter and return its figures (with peak memory)."""
-    cmd = [sys.executable, __file__, "--step", step, "--kw", json.dumps(kw)]
+def run(step: str, python: str = sys.executable, **kw) -> dict:
+    """Run one step in a fresh interpreter (``python``) and return its figures (with peak memory)."""
+    cmd = [python, __file__, "--step", step, "--kw", json.dumps(kw)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def national(data: str, baseline_python: str, rounds: int) -> dict:
+    """Issue 20's national goal, side by side: each round, the bare pyarrow read (by ``baseline_python``),
+    then load + every indicator, each in a fresh process; the ratio of the medians."""
+    base, ours = [], []
+    print("| round | bare `read_csv(engine=\"pyarrow\")` | load + every indicator (load, model, indicators) | "
+          "peak memory | ratio |\n|---|---|---|---|---|")
+    for n in range(rounds):
+        base.append(run("read_csv_pyarrow", python=baseline_python, data=data))
+        ours.append(run("load_and_metrics", data=data))
+        b, o = base[-1], ours[-1]
+        print(f"| {n + 1} | {b['wall_s']:.2f} s ({b['peak_mb']:.0f} MB) | {o['wall_s']:.1f} s ({o['load_s']:.1f}, "
+              f"{o['model_s']:.1f}, {o['indicators_s']:.1f}) | {o['peak_mb']:.0f} MB | "
+              f"{o['wall_s'] / b['wall_s']:.1f}x |", flush=True)
+    med = statistics.median
+    ratio = med(o["wall_s"] for o in ours) / med(b["wall_s"] for b in base)
+    print(f"| **median** | {med(b['wall_s'] for b in base):.2f} s | {med(o['wall_s'] for o in ours):.1f} s | "
+          f"{max(o['peak_mb'] for o in ours):.0f} MB (the most) | **{ratio:.1f}x** |")
+    return {"baseline": base, "load_and_metrics": ours, "ratio": ratio}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    ap.add_argument("--national", metavar="DIR", help="only issue 20's national comparison, on this data folder "
+                    "(e.g. from `iro-report synth --children 80000`); needs --baseline-python")
+    ap.add_argument("--baseline-python", metavar="PYTHON", help="an interpreter with pandas and pyarrow, for "
+                    "--national's baseline (the project itself does not install pyarrow)")
+    ap.add_argument("--rounds", type=int, default=3, help="--national's rounds (default 3)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--kw", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -132,6 +186,13 @@ def main() -> None:
         result = STEPS[a.step](**json.loads(a.kw))
         result["peak_mb"] = _peak_mb()
         print(json.dumps(result))
+        return
+    if a.national:
+        if not a.baseline_python:
+            ap.error("--national needs --baseline-python (an interpreter with pandas and pyarrow)")
+        out = HERE / "results"
+        out.mkdir(exist_ok=True)
+        (out / "national.json").write_text(json.dumps(national(a.national, a.baseline_python, a.rounds), indent=2))
         return
     national_children = 8000 if a.quick else 80000
     n_councils, ref_sample = (15, 3) if a.quick else (150, 10)

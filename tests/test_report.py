@@ -190,12 +190,13 @@ def test_page_is_what_nbconvert_writes(built):
 
 
 @pytest.mark.parametrize("markup, alone", [
-    ('<table><tr><td>a<td>b</table>', True), ("<div><p>x</div>", True), ("</p>stray", True),
-    ("<b>x<i>y</b>z</i>", True), ("a & b < c", True), ('<svg><path d="x"/></svg>', True),
-    ("<!-- a comment with </p> -->", True),
-    ('<p><img src="x.png"></p>', False),  # the page's pass gives it alt text
-    ("<p>left open", False), ("<figure>left open", False),  # the page's closing tags would close them
-    ("</div>closes", False), ("x</main>y", False), ("</body>", False),  # would close the page's own
+    ("<table><tr><td>a<td>b</table>", True), ("<div><p>x</div>", True), ("<b>x<i>y</b>z</i>", True),
+    ('<svg><path d="x"/></svg>', True), ("<!-- a comment with </p> -->", True), ("<p>a &amp</p>", True),
+    ('<p><img src="x.png"></p>', False), ("<IMG src=x>", False),  # the page's pass gives it alt text
+    ('<div class="jp-OutputArea-output">x</div>', False),  # and such an area a tab stop
+    ("<p>left open", False), ("<figure>left open</p>", False), ("<p>x</p><!-- open", False),
+    ("<p>x</p><a", False), ("text first <b>x</b>", False), ("<b>x</b> &", False),  # left open or not whole
+    ("</div>closes", False), ("<p>x</main><p>y</p>", False), ("</body>", False),  # would close the page's own
 ])
 def test_an_output_is_passed_alone_only_where_the_bytes_stay_the_same(markup, alone):
     from iro_metrics.report import render
@@ -205,6 +206,21 @@ def test_an_output_is_passed_alone_only_where_the_bytes_stay_the_same(markup, al
                                          nbformat.v4.new_markdown_cell("After")])
     assert render.to_html(nb, "Title") == _as_nbconvert_writes(nb)
     assert (render._as_in_page(markup) is not None) == alone
+
+
+def test_an_output_that_cannot_be_passed_alone_keeps_every_output_in_the_pages_pass():
+    """An output left open (here a comment) changes how the pass reads what follows it, so the page is
+    passed whole: the officer's words after it stay in the page as nbconvert writes it."""
+    from iro_metrics.report import render
+
+    outputs = [nbformat.v4.new_output("display_data", data={"text/html": html}) for html in
+               ("<table><tr><td>1</td></tr></table><!--", "<p>A table after it.</p>")]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=outputs),
+                                         nbformat.v4.new_markdown_cell("The officer's words.")])
+    held: dict[str, str] = {}
+    assert render._outputs_held_back(nb, held, "t") is nb and not held
+    assert render.to_html(nb, "Title") == _as_nbconvert_writes(nb)
+    assert "officer" in render.to_html(nb, "Title")
 
 
 def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
@@ -373,6 +389,38 @@ def test_a_thread_expecting_edits_proves_its_first_pages_frame(built, tmp_path, 
     whole.start()
     whole.join()
     assert (tmp_path / "True-2.docx").read_bytes() == (tmp_path / "whole.docx").read_bytes()
+
+
+def test_a_paper_pandoc_cannot_write_from_the_frame_is_written_from_the_page(built, tmp_path, monkeypatch):
+    import datetime as dt
+    import threading
+
+    from iro_metrics.report import commentary as C
+    from iro_metrics.report import word
+    from iro_metrics.report.render import to_html
+
+    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
+    first = to_html(nb, "T")
+    C.commentary_cells(nb)[0].source = "Edited."
+    second = to_html(nb, "T")
+    broken = []
+
+    def papers() -> None:
+        with word.expecting_edits():
+            word.start_docx(first, tmp_path / "1.docx", "T", dt.date(2025, 3, 31))()
+            word._local.last.proof.checking.join()
+            assert word._local.last.proof.document is not None
+            monkeypatch.setattr(word, "_spliced", lambda document, blocks: broken.append(1) or {"blocks": 5})
+            word.start_docx(second, tmp_path / "2.docx", "T", dt.date(2025, 3, 31))()
+
+    def whole() -> None:
+        word.start_docx(second, tmp_path / "whole.docx", "T", dt.date(2025, 3, 31))()
+
+    for work in (papers, whole):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert broken and (tmp_path / "2.docx").read_bytes() == (tmp_path / "whole.docx").read_bytes()
 
 
 def test_a_docx_frame_whose_check_fails_is_never_used(built, tmp_path, monkeypatch):

@@ -96,7 +96,7 @@ def _block_args() -> list[str]:
 def _pandoc(html: str, args: list[str]) -> str:
     import pypandoc
 
-    return pypandoc.convert_text(html, "typst", format="html", extra_args=args)
+    return pypandoc.convert_text(html, "typst", format="html", extra_args=args, verify_format=False)
 
 
 def _blocks(notes: list[str]) -> list[str] | None:

@@ -81,20 +81,31 @@ def _resources(title: str, lang: str, draft: bool) -> dict:
     return {"iro": {"lang": lang, "title": title, "css": css, "draft": draft}}
 
 
+#: what an output puts into the page as markup, untouched by the template
+_MARKUP = ("image/svg+xml", "text/html")
+
+
 def _outputs_held_back(nb: nbformat.NotebookNode, held: dict[str, str], token: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose SVG and HTML outputs are, where :func:`_as_in_page` can pass them alone,
-    comments naming them (with ``token``) in ``held``, which receives them passed; the rest is shared."""
+    """A copy of ``nb`` whose SVG and HTML outputs are comments naming them (with ``token``) in ``held``,
+    which receives them passed (:func:`_as_in_page`); the rest is shared. Only when every output the
+    page takes as markup can be passed alone: one that cannot (an unclosed comment, say) could change
+    how the pass reads its neighbours, so then ``nb`` itself, for the whole page's pass."""
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    if any("text/markdown" in o.get("data", {}) for o in outputs):  # its markup is made in the template
+        return nb
+    passed = {(id(o), kind): _as_in_page(o.data[kind].strip()) for o in outputs for kind in _MARKUP
+              if kind in o.get("data", {})}
+    if None in passed.values():
+        return nb
 
     def hold(out: nbformat.NotebookNode) -> nbformat.NotebookNode:
-        data = out.get("data", {})
-        passed = {kind: _as_in_page(data[kind].strip()) for kind in ("image/svg+xml", "text/html") if kind in data}
-        passed = {kind: text for kind, text in passed.items() if text is not None}
-        if not passed:
+        kinds = [kind for kind in _MARKUP if (id(out), kind) in passed]
+        if not kinds:
             return out
-        data = dict(data)
-        for kind, text in passed.items():
+        data = dict(out.data)
+        for kind in kinds:
             markup, name = data[kind], f"iro-output-{token}-{len(held)}"
-            held[name] = text
+            held[name] = passed[id(out), kind]
             # the pass writes whitespace between two tags as one newline: it stays in the page
             data[kind] = markup[:len(markup) - len(markup.lstrip())] + f"<!--{name}-->" + markup[len(markup.rstrip()):]
         return nbformat.NotebookNode({**out, "data": data})
@@ -107,24 +118,34 @@ def _outputs_held_back(nb: nbformat.NotebookNode, held: dict[str, str], token: s
 #: the elements an output sits in, in the page; an end tag for one of them inside an output would close
 #: it there, and is ignored when the output is passed alone
 _AROUND = ("html", "body", "main", "figure", "div")
-_END = "<!--iro-end-->"
+_END = "iro-end"
+#: what the page's pass changes besides writing the markup again: an image without alt text gets a
+#: stand-in, and JupyterLab's output areas a tab stop
+_PASS_CHANGES = re.compile(r"<img\b|jp-", flags=re.I)
 
 
 @lru_cache(maxsize=256)
 def _as_in_page(markup: str) -> str | None:
     """An output's markup as nbconvert's pass over the page writes it (the same parser and writer), when
-    the pass treats it alike alone and in the page: it closes every element it opens and none it sits
-    in, and has no image (to which the pass may add alt text). None otherwise: it stays in the page."""
-    from bs4 import BeautifulSoup
+    the pass treats it alike alone and in the page: it is whole (starts with a tag, ends with one, and
+    leaves nothing open: no element, comment or tag), closes no element it sits in, and holds nothing
+    the pass changes. None otherwise."""
+    from bs4 import BeautifulSoup, Comment
 
-    if "<img" in markup:
+    if not (markup.startswith("<") and markup.endswith(">")) or _PASS_CHANGES.search(markup):
         return None
     opened, closed = "".join(f"<{t}>" for t in _AROUND), "".join(f"</{t}>" for t in reversed(_AROUND))
-    text = str(BeautifulSoup(f"{opened}{markup}{_END}{closed}", features="html.parser"))
-    # an element left open holds the end mark; one the output closes early leaves the mark outside it
-    if not (text.startswith(opened) and text.endswith(_END + closed)):
+    soup = BeautifulSoup(f"{opened}{markup}<!--{_END}-->{closed}", features="html.parser")
+    node = soup
+    for name in _AROUND:  # the elements around it as they were opened, each holding only the next
+        if len(node.contents) != 1 or getattr(node.contents[0], "name", None) != name:
+            return None
+        node = node.contents[0]
+    last = node.contents[-1] if node.contents else None
+    if not (isinstance(last, Comment) and str(last) == _END):  # something left open holds the end mark
         return None
-    return text[len(opened):-len(_END + closed)]
+    text = str(soup)
+    return text[len(opened):-len(f"<!--{_END}-->{closed}")]
 
 
 def warm_up() -> None:

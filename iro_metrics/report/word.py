@@ -122,14 +122,18 @@ def _write(given: str, notes: list[str], document: dict | None, folder: Path, ar
         blocks = _blocks(notes) if document is not None else None
     except (OSError, RuntimeError, ValueError):  # pandoc could not read the commentary alone: the page whole
         blocks = None
-    source = folder / "appendix.html"
+    def run(source: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([pypandoc.get_pandoc_path(), str(source), f"--from={source.suffix[1:]}", *args],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
     if blocks is not None and (doc := _spliced(document, blocks)) is not None:
         source = folder / "appendix.json"
         source.write_text(json.dumps(doc), encoding="utf-8")
-    else:
-        source.write_text(given, encoding="utf-8")
-    done = subprocess.run([pypandoc.get_pandoc_path(), str(source), f"--from={source.suffix[1:]}", *args], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if run(source).returncode == 0:
+            return None  # (a paper pandoc could not write from the frame is written from the page)
+    source = folder / "appendix.html"
+    source.write_text(given, encoding="utf-8")
+    done = run(source)
     return done.stderr.decode(errors="replace").strip()[:500] if done.returncode != 0 else None
 
 
@@ -137,7 +141,7 @@ def _read(html: str) -> dict:
     """The document pandoc reads from ``html`` (its JSON)."""
     import pypandoc
 
-    return json.loads(pypandoc.convert_text(html, "json", format="html"))
+    return json.loads(pypandoc.convert_text(html, "json", format="html", verify_format=False))
 
 
 def _blocks(notes: list[str]) -> list[dict] | None:
