@@ -158,7 +158,8 @@ def test_killing_a_build_leaves_commentary_and_outputs(council):
 def test_malicious_commentary_is_refused_or_inert(council, capsys):
     notes(council).write_text("## summary\n\n{{ ''.__class__ }}\n")
     assert run_build(council) == 1
-    assert "section 'summary', line 1: only a figure name can go between" in capsys.readouterr().err
+    assert "2024-25.commentary.md, line 3 (section 'summary'): only a figure name can go between" in \
+        capsys.readouterr().err
     notes(council).write_text("## participation\n\n<script>alert('x')</script> <img src=x onerror=alert(1)>\n")
     assert run_build(council) == 0
     page = (out(council) / "appendix.html").read_text()
@@ -170,7 +171,31 @@ def test_an_unknown_figure_name_is_an_error_naming_the_section(council, capsys):
     notes(council).write_text("## reviews\n\n{{ reviews_on_tme_pct }}\n")
     assert run_build(council) == 1
     err = capsys.readouterr().err
-    assert "commentary for section 'reviews', line 1: {{ reviews_on_tme_pct }} is not a figure" in err
+    assert "2024-25.commentary.md, line 3 (section 'reviews'): {{ reviews_on_tme_pct }} is not a figure" in err
+
+
+def test_a_bad_quote_is_named_by_its_line_in_the_commentary_file(council, capsys):
+    """The line an officer is told is the file's, wherever the section sits and however often its
+    heading appears; also when only the commentary changed since the last build."""
+    text = ("# Commentary\n\nA preamble.\n\n## summary\n\nFine.\n\n## reviews\n\n\nWe held {{ reviews_held }}.\n"
+            "Then {{ reviews_hled }}.\n\n## trends\n\nMore.\n\n## reviews\n\nAgain {{ reviews_held }}.\n"
+            "And {{ oops }}.\n")
+    lines = text.splitlines()
+    notes(council).write_text(text.replace("{{ oops }}", "no quote"))
+    assert run_build(council) == 1
+    err = capsys.readouterr().err
+    line = lines.index("Then {{ reviews_hled }}.") + 1
+    assert f"2024-25.commentary.md, line {line} (section 'reviews'): {{{{ reviews_hled }}}} is not a figure" in err
+    notes(council).write_text(text.replace("{{ reviews_hled }}", "{{ reviews_held }}"))
+    assert run_build(council) == 1  # the second heading's part
+    line = lines.index("And {{ oops }}.") + 1
+    assert f"2024-25.commentary.md, line {line} (section 'reviews'): {{{{ oops }}}} is not a figure" in \
+        capsys.readouterr().err
+    notes(council).write_text("## reviews\n\nWe held {{ reviews_held }}.\n")
+    assert run_build(council) == 0
+    notes(council).write_text("## reviews\n\nWe held {{ reviews_held }}.\n\n{{ nope }}\n")
+    assert run_build(council) == 1  # a commentary-only rebuild checks the quotes with the figures
+    assert "2024-25.commentary.md, line 5 (section 'reviews'): {{ nope }} is not a figure" in capsys.readouterr().err
 
 
 def test_final_needs_every_section(council, capsys):

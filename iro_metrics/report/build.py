@@ -80,7 +80,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
     source = Path(os.path.relpath(notes_file, target)).as_posix()
     built = manifest(params_path, notebook)  # after prepare, which may write the commentary skeleton
     work = pub.work
-    reused = _commentary_only(target, built["inputs"], template, notes, source, work) if reuse else None
+    reused = _commentary_only(target, built["inputs"], template, notes, source, work, notes_file) if reuse else None
     if reused is not None:
         nb, figures = reused
         _render(nb, figures, params, params_path, work, final, clock, meanwhile=lambda: _reuse(target, work, nb))
@@ -89,7 +89,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
             if kernel is None:
                 kernel = stack.enter_context(Kernel(preload=PRELOAD, helper=True))
             kernel.launch()  # it starts while this process writes and parameterises the notebook
-            C.check_quotes(notes, names(), C.sections(template))  # a bad quote fails now, naming the section
+            C.check_quotes(notes, names(), C.sections(template), notes_file)  # a bad quote fails now, naming its line
             warm_up()  # while the kernel starts: the page renders about 0.7 s faster afterwards
             nb = _execute(params_path, params, data_dir, template, work, kernel)
             clock.lap("execute")
@@ -97,7 +97,7 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
             figures_written = kernel.begin(after_last_cell(work))
             try:
                 figures = quotable(nb)
-                C.inject(nb, notes, source, figures)
+                C.inject(nb, notes, source, figures, notes_file)
                 _render(nb, figures, params, params_path, work, final, clock,
                         meanwhile=lambda: nbformat.write(nb, work / "appendix.ipynb"))
             except Exception:
@@ -169,7 +169,7 @@ def _render(nb: nbformat.NotebookNode, figures: dict[str, str], params: Params, 
 
 
 def _commentary_only(target: Path, now: dict[str, str], template: nbformat.NotebookNode, notes: C.Notes,
-                     source: str, work: Path) -> tuple[nbformat.NotebookNode, dict[str, str]] | None:
+                     source: str, work: Path, notes_file: Path) -> tuple[nbformat.NotebookNode, dict[str, str]] | None:
     """When nothing but the commentary changed since the last build (its build.json), that build's
     figures, tables and executed outputs are reused: no data read, no kernel. The notebook is the
     template with this commentary and the previous outputs, as executing it would give (tested byte
@@ -187,7 +187,7 @@ def _commentary_only(target: Path, now: dict[str, str], template: nbformat.Noteb
         return None
     template = copy.deepcopy(template)  # a full build after all starts from the template as it was
     figures = quotable(executed)
-    C.inject(template, notes, source, figures)
+    C.inject(template, notes, source, figures, notes_file)
     nb = replay(template, executed)
     return None if nb is None else (nb, figures)
 

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,14 @@ class Notes:
     preamble: str = _INTRO
     texts: dict[str, str] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)  # section -> line of its heading
+    #: section -> where each part of its text starts: (line in the text, line in the file); a section
+    #: whose heading appears twice has two parts
+    origins: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def file_line(self, section: str, line: int) -> int | None:
+        """The file's line number of line ``line`` of ``section``'s text (None if it has no text)."""
+        starts = [start for start in self.origins.get(section, []) if start[0] <= line]
+        return starts[-1][1] + line - starts[-1][0] if starts else None
 
 
 def _key(heading: str) -> str:
@@ -89,12 +98,16 @@ def parse(text: str, order: list[str], titles: dict[str, str] | None = None, whe
                 f"are: {', '.join(order)} (and '{UNPLACED}' for text kept aside); rename the heading, or make it "
                 "a sub-heading inside a section with ### ")
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[m.end():end].strip("\n")
-        if sid in notes.texts and body:
-            notes.texts[sid] = notes.texts[sid] + "\n\n" + body if notes.texts[sid] else body
-        else:
-            notes.texts.setdefault(sid, body)
-            notes.lines.setdefault(sid, line)
+        part = text[m.end():end]
+        body = part.strip("\n")
+        first = line + len(part) - len(part.lstrip("\n"))  # the file line the body starts on
+        if sid not in notes.texts:
+            notes.texts[sid], notes.lines[sid], notes.origins[sid] = body, line, [(1, first)]
+        elif body and notes.texts[sid]:  # the same heading again: its text is added, after a blank line
+            notes.origins[sid].append((notes.texts[sid].count("\n") + 3, first))
+            notes.texts[sid] += "\n\n" + body
+        elif body:
+            notes.texts[sid], notes.origins[sid] = body, [(1, first)]
     return notes
 
 
@@ -294,15 +307,16 @@ def collect(nb) -> Found:
     return Found(texts, unplaced)
 
 
-def inject(nb, notes: Notes, source: str, figures: dict[str, str]) -> list[str]:
+def inject(nb, notes: Notes, source: str, figures: dict[str, str], where: str | Path | None = None) -> list[str]:
     """Put each section's text into its cell (the placeholder where there is none), check its figure
-    quotes, list today's figures in the instructions cell, and record what was injected as the base of
-    the next harvest. Returns the sections left empty."""
+    quotes (a refusal naming the line of the commentary file ``where``, when given), list today's
+    figures in the instructions cell, and record what was injected as the base of the next harvest.
+    Returns the sections left empty."""
     empty, base = [], {}
     for cell in commentary_cells(nb):
         sid = cell.metadata["iro"]["section"]
         text = notes.texts.get(sid, "").strip("\n")
-        render(text, sid, figures)
+        render(text, sid, figures, _in_file(notes, sid, where))
         cell.source = text or PLACEHOLDER
         base[sid] = text
         if not text:
@@ -314,13 +328,21 @@ def inject(nb, notes: Notes, source: str, figures: dict[str, str]) -> list[str]:
     return empty
 
 
-def check_quotes(notes: Notes, names: list[str], sections: list[str]) -> None:
+def check_quotes(notes: Notes, names: list[str], sections: list[str], where: str | Path | None = None) -> None:
     """Refuse, naming the section and line, any quote in the text of ``sections`` (what :func:`inject`
     publishes) that is not one of ``names`` or is not a plain ``{{ name }}``, before the figures
-    themselves are known."""
+    themselves are known. With ``where`` (the commentary file ``notes`` were read from), the line is
+    the file's."""
     known = dict.fromkeys(names, "")
     for sid in sections:
-        render(notes.texts.get(sid, "").strip("\n"), sid, known)
+        render(notes.texts.get(sid, "").strip("\n"), sid, known, _in_file(notes, sid, where))
+
+
+def _in_file(notes: Notes, sid: str, where: str | Path | None) -> Callable[[int], str] | None:
+    """Where a line of section ``sid``'s text is in the commentary file ``where`` (None: not known)."""
+    if where is None:
+        return None
+    return lambda line: f"{where}, line {notes.file_line(sid, line)} (section {sid!r})"
 
 
 def figure_list(figures: dict[str, str]) -> str:
@@ -490,12 +512,14 @@ def write_notebook(nb, path: Path) -> None:
 _LINE = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 
 
-def render(text: str, section: str, figures: dict[str, str]) -> str:
+def render(text: str, section: str, figures: dict[str, str], place: Callable[[int], str] | None = None) -> str:
     """``{{ name }}`` -> the published figure, and nothing else: any other template syntax (loops, tags,
     attributes, a missing brace) is refused with the section and line, so nothing is run and no raw
-    template text is ever published."""
+    template text is ever published. ``place`` words where a line of ``text`` is (by default, its
+    section and line)."""
     if not _LINE.search(text):
         return text
+    place = place or (lambda line: f"commentary for section {section!r}, line {line}")
     from jinja2 import TemplateSyntaxError
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -504,7 +528,7 @@ def render(text: str, section: str, figures: dict[str, str]) -> str:
     try:
         tokens = list(env.lex(text))
     except TemplateSyntaxError as e:
-        raise _refusal(section, e.lineno, text, f"{e.message}") from None
+        raise _refusal(place, e.lineno, text, f"{e.message}") from None
     for line, kind, value in tokens:
         if kind == "data":
             out.append(value)
@@ -516,22 +540,22 @@ def render(text: str, section: str, figures: dict[str, str]) -> str:
             if pending_name not in figures:
                 near = [k for k in figures if k.split("_")[0] == pending_name.split("_")[0]][:5]
                 raise CommentaryError(
-                    f"commentary for section {section!r}, line {start}: {{{{ {pending_name} }}}} is not a figure of "
+                    f"{place(start)}: {{{{ {pending_name} }}}} is not a figure of "
                     f"the report ({'did you mean ' + ', '.join(near) + '? ' if near else ''}the figures that can be "
                     "quoted are listed in docs/definitions.md and in the notebook's first cell)")
             out.append(figures[pending_name])
             pending_name = None
         elif kind != "whitespace":
-            raise _refusal(section, line, text, f"only a figure name can go between {{{{ and }}}} (found {value!r})"
+            raise _refusal(place, line, text, f"only a figure name can go between {{{{ and }}}} (found {value!r})"
                            if pending_name is not None else "only {{ figure name }} can be written here")
     if pending_name is not None:
-        raise _refusal(section, start, text, "a figure quote is not closed with }}")
+        raise _refusal(place, start, text, "a figure quote is not closed with }}")
     return "".join(out)
 
 
-def _refusal(section: str, line: int, text: str, why: str) -> CommentaryError:
+def _refusal(place: Callable[[int], str], line: int, text: str, why: str) -> CommentaryError:
     shown = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
     return CommentaryError(
-        f"commentary for section {section!r}, line {line}: {why}: {shown[:120]!r}. Commentary can quote a figure as "
+        f"{place(line)}: {why}: {shown[:120]!r}. Commentary can quote a figure as "
         "{{ reviews_held }} (two braces each side) and cannot run loops, tags or code; fix the braces, or write "
         "the text without {{ }}, {% %} or {# #}")

@@ -294,7 +294,7 @@ def _rebuild_page(nb, folder: Path, values: dict) -> tuple[str, list[str]]:
     path = (folder / source).resolve() if source else None
     try:
         if path is not None and path.is_file():
-            C.inject(nb, C.read(path), source, figures)
+            C.inject(nb, C.read(path), source, figures, path)
         else:
             notes.append(f"the commentary file {source} is not at hand: the commentary in the published notebook "
                          "was used" if source else "the notebook records no commentary file")
