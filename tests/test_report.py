@@ -223,6 +223,30 @@ def test_an_output_that_cannot_be_passed_alone_keeps_every_output_in_the_pages_p
     assert "officer" in render.to_html(nb, "Title")
 
 
+@pytest.mark.parametrize("markdown, plain", [
+    ("```python\nx = 1 < 2\n```", "```\nx = 1 < 2\n```"),
+    ("~~~ r {.numberLines}\ny <- 3\n~~~~", "~~~\ny <- 3\n~~~~"),
+    ("> ```js\n> q()\n> ```", "> ```\n> q()\n> ```"),
+    ("````md\n```python\ninside\n```\n````", "````\n```python\ninside\n```\n````"),  # the inner is code
+    ("```a``` is inline code", "```a``` is inline code"), ("Text ```python", "Text ```python"),
+])
+def test_fenced_code_loses_its_language_only(markdown, plain):
+    from iro_metrics.report.render import plain_fences
+
+    assert plain_fences(markdown) == plain
+
+
+def test_fenced_code_with_a_language_shows_as_code_not_as_markup():
+    """Officers' fenced code with a language was highlighted in markup commentary may not hold, so the
+    page showed the markup as text."""
+    from iro_metrics.report import render
+
+    md = "Before.\n\n```python\nx = 1 < 2\n```\n\nAfter."
+    cell = nbformat.v4.new_markdown_cell(md, metadata={"tags": ["commentary"], "iro": {"section": "x"}})
+    page = render.to_html(nbformat.v4.new_notebook(cells=[cell]), "T")
+    assert "<pre><code>x = 1 &lt; 2\n</code></pre>" in page and "&lt;span" not in page and "highlight" not in page
+
+
 def test_pandoc_reads_the_page_the_same_without_its_stylesheet(built, tmp_path):
     import pypandoc
 
@@ -248,7 +272,7 @@ COMMENTARY_EDITS = [
     ("### Placement stability\n\nNamed as a heading later in the page.", False),
     ("## Key points\n\nThe same heading in two sections.", False),
     ("", False),  # no heading now, but the last page had some: converted whole once more
-    ("1. one\n2. two\n\n> a quote\n\n```\ncode\n```\n\n---\n\n`code`, ~~struck~~, "
+    ("1. one\n2. two\n\n> a quote\n\n```python\ncode = 1\n```\n\n---\n\n`code`, ~~struck~~, "
      "[back to the trends](#trends) [^1]", True),
     ("*Commentary to be added.*", True),
 ]

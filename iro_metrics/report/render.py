@@ -42,6 +42,28 @@ def sanitise(markup: str) -> str:
                         strip=False)
 
 
+#: a code fence's opening line: its indent (or quote marks), its fence and what follows (a language)
+_FENCE = re.compile(r"^([ \t>]*)(`{3,}|~{3,})(.*)$")
+
+
+def plain_fences(markdown: str) -> str:
+    """Officers' fenced code without the language after its opening fence. With one, the Markdown
+    renderer highlights the code in markup commentary may not hold, so the page showed that markup as
+    text; without, the code shows as written."""
+    lines, fence = markdown.split("\n"), None
+    for i, line in enumerate(lines):
+        m = _FENCE.match(line)
+        if m is None:
+            continue
+        marks, rest = m.group(2), m.group(3)
+        if fence is None and not (marks[0] == "`" and "`" in rest):  # (a backtick fence's language has none)
+            fence = marks
+            lines[i] = m.group(1) + marks
+        elif fence is not None and marks[0] == fence[0] and len(marks) >= len(fence) and not rest.strip():
+            fence = None
+    return "\n".join(lines)
+
+
 REMOVE_TAGS = ["parameters", "injected-parameters", "remove-cell", "instructions"]
 _local = threading.local()  # one exporter and one Typst compiler per thread (a Dask worker's threads build at once)
 
@@ -72,6 +94,7 @@ def _exporter():
         exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True),
                                        enabled=True)
         exporter.register_filter("sanitise", sanitise)
+        exporter.register_filter("plain_fences", plain_fences)
         _local.exporter = exporter
     return _local.exporter
 
