@@ -265,3 +265,33 @@ def test_a_user_can_keep_helpers_off(monkeypatch):
     assert helper_env(True)[helper.ENV] == "1" and helper_env(False)[helper.ENV] == "0"
     monkeypatch.setenv(helper.ENV, "0")
     assert helper_env(True)[helper.ENV] == "0"
+
+
+def _written(ctx, folder) -> dict:
+    from iro_metrics.report.figures import write_figures
+
+    folder.mkdir()
+    write_figures(ctx, folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow  # the demo council's figures written three times
+def test_the_workbook_a_helper_writes_is_the_kernels(ctx, tmp_path, monkeypatch):
+    """A helper writes tables.xlsx while the kernel writes the rest: the same files, byte for byte, as
+    the kernel alone writes; a helper that dies half-way through the workbook leaves it to the kernel."""
+    from iro_metrics.present import spreadsheet
+
+    monkeypatch.setenv(helper.ENV, "0")
+    alone = _written(ctx, tmp_path / "alone")
+    monkeypatch.setenv(helper.ENV, "1")
+    assert _written(ctx, tmp_path / "helped") == alone and "tables.xlsx" in alone and "tables.ods" in alone
+    parent, real = os.getpid(), spreadsheet.write_xlsx
+
+    def dies_half_way(published, path, *args, **kwargs):
+        if os.getpid() != parent:
+            path.write_bytes(b"PK half a workbook")
+            os._exit(3)
+        return real(published, path, *args, **kwargs)
+
+    monkeypatch.setattr(spreadsheet, "write_xlsx", dies_half_way)
+    assert _written(ctx, tmp_path / "died") == alone

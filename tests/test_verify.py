@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -283,3 +285,41 @@ def test_two_appendices_in_parallel(copy, capsys):
     assert code == 1
     assert "demo-borough/2024-25: DOES NOT REPRODUCE" in out and "twin-borough/2024-25: REPRODUCES" in out
     assert "1 of 2 appendices reproduce" in out
+
+
+def test_nbval_formats_kernel_messages_only_for_its_debug_log():
+    """verify runs nbval with its per-message pretty-printing off (0.18 s) unless its debug log is on,
+    and leaves nbval as it found it."""
+    import logging
+
+    from nbval import kernel
+
+    from iro_metrics.report.nbval_capture import _no_message_dumps
+
+    real = kernel.pformat
+    with _no_message_dumps():
+        assert kernel.pformat({"a": 1}) == ""
+    assert kernel.pformat is real
+    log = logging.getLogger("nbval")
+    level = log.level
+    log.setLevel(logging.DEBUG)
+    try:
+        with _no_message_dumps():
+            assert kernel.pformat({"a": 1}) == "{'a': 1}"
+    finally:
+        log.setLevel(level)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+def test_verify_renders_the_pages_at_a_lower_priority_than_the_re_execution():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from iro_metrics.report.verify import _in_the_background
+
+    def niceness() -> tuple[int, int]:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), os.getpriority(os.PRIO_PROCESS, 0)
+
+    with ThreadPoolExecutor(1) as pool:
+        (thread, _), (ours, _) = pool.submit(_in_the_background, niceness).result(), niceness()
+    assert thread == min(ours + 10, 19) and niceness()[0] == ours  # this thread's own is unchanged

@@ -23,19 +23,24 @@ def write_figures(ctx, folder: str | Path) -> None:
     from iro_metrics.metrics import to_json
     from iro_metrics.present.publish import publish_tables, write_tables
     from iro_metrics.present.spreadsheet import write_ods, write_xlsx
+    from iro_metrics.report import helper
 
     out = Path(folder)
     # never made here: a kernel left running by a killed build must not recreate a scratch folder removed since
     (out / "tables").mkdir()
+    threshold = ctx.params["suppression_threshold"]
+    published = publish_tables(ctx.tables, threshold=threshold)
+    # the workbook, the longest part, is written by a helper (where the kernel has them) meanwhile; the
+    # kernel writes it itself if the helper could not, after stopping it
+    workbook = helper.in_parallel(lambda: write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label,
+                                                     threshold, when=ctx.year.end_date))
     model = SimpleNamespace(data=ctx.data, year=ctx.year)  # all that to_json reads of a model
     doc = to_json(model, council=ctx.council, computed=(ctx.indicators, ctx.tables), comparators=ctx.comparators,
                   reconciliation=records(ctx.reconciliation))
-    threshold = ctx.params["suppression_threshold"]
-    published = publish_tables(ctx.tables, threshold=threshold)
     write_tables(published, out / "tables")
-    write_xlsx(published, out / "tables.xlsx", ctx.council, ctx.year.label, threshold, when=ctx.year.end_date)
     write_ods(published, out / "tables.ods", ctx.council, ctx.year.label, threshold, when=ctx.year.end_date)
     (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    workbook()
 
 
 def after_last_cell(folder: str | Path) -> str:

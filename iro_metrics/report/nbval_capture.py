@@ -72,13 +72,32 @@ def run_nbval(notebook: Path, sanitiser: Path, after: str = "", kernel=None) -> 
     ini = notebook.parent / "pytest.ini"
     ini.write_text("[pytest]\n")
     capture, log = Capture(after), io.StringIO()
-    # only nbval and this plugin: other installed plugins (xdist, anyio...) cost seconds to import
+    # only nbval and this plugin: other installed plugins (xdist, anyio...) cost seconds to import; and
+    # not pytest's check for unraisable exceptions, whose garbage collections at the end took 0.15 s
     args = ["--disable-plugin-autoload", "-p", "nbval.plugin", "--nbval", "--nbval-current-env",
             "--nbval-sanitize-with", str(sanitiser), "-c", str(ini), "--rootdir", str(notebook.parent),
-            "-p", "no:cacheprovider", "-q", str(notebook)]
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-q", str(notebook)]
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), _no_message_dumps():
         pytest.main(args, plugins=[capture])
     return capture, log.getvalue()
+
+
+@contextlib.contextmanager
+def _no_message_dumps():
+    """nbval formats every kernel message for its debug log whether or not that log is kept (0.18 s of
+    pretty-printing a verify); while it runs, it formats them only if its debug log is on."""
+    import logging
+
+    from nbval import kernel
+
+    if logging.getLogger("nbval").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    real, kernel.pformat = kernel.pformat, lambda _msg: ""
+    try:
+        yield
+    finally:
+        kernel.pformat = real
 
 
 @contextlib.contextmanager

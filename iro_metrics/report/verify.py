@@ -29,10 +29,12 @@ import multiprocessing
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import nbformat
 
@@ -46,6 +48,8 @@ from iro_metrics.report.manifest import MANIFEST
 from iro_metrics.report.params import Params
 from iro_metrics.report.sections import REPORT_SECTIONS
 from iro_metrics.shipped import sha256_file
+
+T = TypeVar("T")
 
 SANITISER = Path(__file__).parent / "nbval-sanitise.cfg"
 DATA_ENV = "IRO_REPORT_DATA"  # the data folder, when it is not where the notebook says
@@ -180,7 +184,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
         pool = stack.enter_context(ThreadPoolExecutor(1))
         # the pages are a pure function of the outputs: render them from the published outputs while the
         # kernel re-executes, and keep them when the re-executed outputs are the same
-        early = pool.submit(_render, copy.deepcopy(published), folder, values)
+        early = pool.submit(_in_the_background, _render, copy.deepcopy(published), folder, values)
         cells, expected_metrics, expected_tables, sheets = _rerun(published, values, data, local, Path(tmp), folder,
                                                                   kernel)
         rerun = _rerun_notebook(published, cells)
@@ -339,6 +343,14 @@ def _start_docx(page: str, folder: Path, values: dict, tmp: Path) -> Callable[[]
         return out.read_bytes()
 
     return wait
+
+
+def _in_the_background(work: Callable[..., T], *args) -> T:
+    """``work(*args)`` in this thread (and the processes it starts) at a lower priority, where Linux
+    allows it: the kernel's re-execution, which verify waits for, goes first on a busy machine."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    return work(*args)
 
 
 def _render(nb, folder: Path, values: dict) -> tuple[str, bytes, bytes, list[str]]:
