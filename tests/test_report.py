@@ -165,6 +165,7 @@ def _as_nbconvert_writes(nb: nbformat.NotebookNode, draft: bool = True) -> str:
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=render.REMOVE_TAGS, enabled=True),
                                    enabled=True)
     exporter.register_filter("sanitise", render.sanitise)
+    exporter.register_filter("plain_fences", render.plain_fences)
     assert len(exporter._preprocessors) > 5
     return exporter.from_notebook_node(nb, resources=render._resources("Title", "en", draft))[0]
 
