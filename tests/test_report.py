@@ -279,26 +279,36 @@ COMMENTARY_EDITS = [
 ]
 
 
-def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path, monkeypatch):
-    """After an edit to commentary only, only the commentary is converted by pandoc and put in place
-    in the rest of the page's Typst: the same text as pandoc's conversion of the whole page, for
-    commentary of every kind. A page whose commentary has a heading is converted whole."""
+def _edited_pages(built: Path) -> list[str]:
+    """The demo page, then the page after each of ``COMMENTARY_EDITS`` in turn (each put into two
+    sections)."""
     import copy
-    import threading
 
     from iro_metrics.report import commentary as C
-    from iro_metrics.report import pdf_source
-    from iro_metrics.report.render import pandoc_input, to_html
+    from iro_metrics.report.render import to_html
 
     nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
-    args = ["-M", "title=T", "-V", "lang=en", "-V", "footer=Demo", "-V", "draft=true"]
     pages = []
     for k, (text, _) in enumerate([(None, False), *COMMENTARY_EDITS]):
         edited = copy.deepcopy(nb)
         cells = C.commentary_cells(edited)
         if text is not None:
             cells[k % len(cells)].source = cells[(k + 3) % len(cells)].source = text
-        pages.append(pandoc_input(to_html(edited, "T"), tmp_path))
+        pages.append(to_html(edited, "T"))
+    return pages
+
+
+def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path, monkeypatch):
+    """After an edit to commentary only, only the commentary is converted by pandoc and put in place
+    in the rest of the page's Typst: the same text as pandoc's conversion of the whole page, for
+    commentary of every kind. A page whose commentary has a heading is converted whole."""
+    import threading
+
+    from iro_metrics.report import pdf_source
+    from iro_metrics.report.render import pandoc_input
+
+    args = ["-M", "title=T", "-V", "lang=en", "-V", "footer=Demo", "-V", "draft=true"]
+    pages = [pandoc_input(page, tmp_path) for page in _edited_pages(built)]
     pandoc, converted_whole = pdf_source._pandoc, []
     monkeypatch.setattr(pdf_source, "_pandoc", lambda html, a: (converted_whole.append(html), pandoc(html, a))[1])
     results: list[str] = []
@@ -339,22 +349,12 @@ def test_docx_after_commentary_edits_is_pandocs_own(built, tmp_path, monkeypatch
     the last page's document with it in place, once a check has proved that document: the same bytes
     as the paper written from the whole page, for commentary of every kind. A page whose commentary
     has a heading is read whole."""
-    import copy
     import datetime as dt
     import threading
 
-    from iro_metrics.report import commentary as C
     from iro_metrics.report import word
-    from iro_metrics.report.render import to_html
 
-    nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
-    pages = []
-    for k, (text, _) in enumerate([(None, False), *COMMENTARY_EDITS]):
-        edited = copy.deepcopy(nb)
-        cells = C.commentary_cells(edited)
-        if text is not None:
-            cells[k % len(cells)].source = cells[(k + 3) % len(cells)].source = text
-        pages.append(to_html(edited, "T"))
+    pages = _edited_pages(built)
     write, from_frame, proven = word._write, [], []
     monkeypatch.setattr(word, "_write", lambda g, n, document, *a: (from_frame.append(document is not None),
                                                                       write(g, n, document, *a))[1])
