@@ -640,3 +640,28 @@ def test_path5_an_emptied_commentary_file_stops_the_build_and_harvest_writes_it_
     h = harvest_notebook(nb_path)
     assert h.restored == ["reviews"] and C.read(notes(desk)).texts["reviews"] == "Words that exist nowhere else."
     fast_build(desk, discard=True)  # and an officer who means to publish none can
+
+
+def test_a_section_heading_inside_fenced_code_is_code():
+    """A ``## `` line in fenced code (a comment in the code an officer quotes) is neither refused as an
+    unknown section nor taken as another section's heading: the code stays whole in its section."""
+    order = template_sections()
+    code = "```python\n## count the late ones\nlate = 3\n## reviews\nprint(late)\n```"
+    notes = parse(f"## stability\n\nBefore.\n\n{code}\n\nAfter.\n\n## reviews\n\nOurs.\n", order)
+    assert notes.texts["stability"] == f"Before.\n\n{code}\n\nAfter."
+    assert notes.texts["reviews"] == "Ours."
+    left_open = parse("## stability\n\n~~~\n## reviews\n", order)  # a fence never closed runs to the end
+    assert left_open.texts == {"stability": "~~~\n## reviews"}
+    with pytest.raises(CommentaryError, match="'## nonsense' is not a section"):
+        parse("## stability\n\n```a```\n## nonsense\n", order)  # inline code opens no fence
+
+
+def test_an_http_link_keeps_its_address(council):
+    """Officers link to older government pages that are still http: the address is kept (only https and
+    mailto were, so the link was published without one); a script address is still dropped."""
+    notes(council).write_text("## reviews\n\nSee [the archive](http://www.example.gov.uk/old) and "
+                              "[this](javascript:alert(1)).\n")
+    assert run_build(council) == 0
+    page = (out(council) / "appendix.html").read_text()
+    assert '<a href="http://www.example.gov.uk/old">the archive</a>' in page
+    assert "javascript:" not in page

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iro_metrics.errors import IroMetricsError
+from iro_metrics.report.fences import code_lines
 from iro_metrics.report.sections import REPORT_SECTIONS
 
 PLACEHOLDER = "*Commentary to follow: the IRO service manager's commentary on this section goes here.*"
@@ -87,7 +89,10 @@ def parse(text: str, order: list[str], titles: dict[str, str] | None = None, whe
     spacing; any other ``## `` heading is an error listing the valid ones."""
     names = {_key(s): s for s in order} | {_key(t): s for s, t in (titles or {}).items() if s in order}
     names[UNPLACED] = UNPLACED
-    marks = list(_HEADING.finditer(text))
+    lines = text.split("\n")
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    code = {starts[i] for i, _ in code_lines(lines)}  # a "## " line in fenced code is code, not a heading
+    marks = [m for m in _HEADING.finditer(text) if m.start() not in code]
     notes = Notes(preamble=text[:marks[0].start()] if marks else (text or _INTRO))
     for i, m in enumerate(marks):
         line = text.count("\n", 0, m.start()) + 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from iro_metrics.errors import IroMetricsError
+from iro_metrics.report.fences import FENCE, code_lines
 from iro_metrics.report.pdf_source import typst_source
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,29 +39,19 @@ def sanitise(markup: str) -> str:
     import bleach
 
     markup = _TOP_HEADING.sub(r"<\1h3", _ANCHOR.sub("", markup))
-    return bleach.clean(markup, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols=["https", "mailto"],
+    return bleach.clean(markup, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols=["http", "https", "mailto"],
                         strip=False)
-
-
-#: a code fence's opening line: its indent (or quote marks), its fence and what follows (a language)
-_FENCE = re.compile(r"^([ \t>]*)(`{3,}|~{3,})(.*)$")
 
 
 def plain_fences(markdown: str) -> str:
     """Officers' fenced code without the language after its opening fence. With one, the Markdown
     renderer highlights the code in markup commentary may not hold, so the page showed that markup as
     text; without, the code shows as written."""
-    lines, fence = markdown.split("\n"), None
-    for i, line in enumerate(lines):
-        m = _FENCE.match(line)
-        if m is None:
-            continue
-        marks, rest = m.group(2), m.group(3)
-        if fence is None and not (marks[0] == "`" and "`" in rest):  # (a backtick fence's language has none)
-            fence = marks
-            lines[i] = m.group(1) + marks
-        elif fence is not None and marks[0] == fence[0] and len(marks) >= len(fence) and not rest.strip():
-            fence = None
+    lines = markdown.split("\n")
+    for i, opens in code_lines(lines):
+        if opens:
+            m = FENCE.match(lines[i])
+            lines[i] = m.group(1) + m.group(2)
     return "\n".join(lines)
 
 
