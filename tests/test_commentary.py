@@ -665,3 +665,27 @@ def test_an_http_link_keeps_its_address(council):
     page = (out(council) / "appendix.html").read_text()
     assert '<a href="http://www.example.gov.uk/old">the archive</a>' in page
     assert "javascript:" not in page
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows refuses a rename over a file open for writing")
+def test_a_skeleton_never_replaces_an_officers_file_saved_meanwhile(tmp_path, monkeypatch):
+    """The skeleton is created only where there is no file; an editor's save (write a temporary file,
+    rename it into place) that lands while the skeleton is being written wins."""
+    path, order = tmp_path / "2024-25.commentary.md", template_sections()
+    path.write_text("## reviews\n\nThe officer's words.\n")
+    assert C.write_skeleton(path, order) is False and "officer's words" in path.read_text()
+    path.unlink()
+    real = C.render_file
+
+    def saved_meanwhile(notes, order):
+        saved = tmp_path / ".editor-tmp"
+        saved.write_text("## reviews\n\nSaved by the officer's editor.\n")
+        os.replace(saved, path)
+        return real(notes, order)
+
+    monkeypatch.setattr(C, "render_file", saved_meanwhile)
+    C.write_skeleton(path, order)
+    assert path.read_text() == "## reviews\n\nSaved by the officer's editor.\n"
+    monkeypatch.setattr(C, "render_file", real)
+    path.unlink()
+    assert C.write_skeleton(path, order) is True and "## reviews" in path.read_text()

@@ -209,10 +209,15 @@ def _wordless(path: Path, order: list[str]) -> bool:
 
 
 def write_skeleton(path: Path, order: list[str]) -> bool:
-    """A new council's commentary file: every section heading, nothing written. Never overwrites."""
-    if path.exists():
+    """A new council's commentary file: every section heading, nothing written. Never overwrites: the
+    file is created only if there is none at that moment (an officer's editor may be saving one), and
+    an editor's save that lands while the skeleton is written replaces it, not the other way round."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8", newline="\n") as f:
+            f.write(render_file(Notes(), order))
+    except FileExistsError:
         return False
-    write_atomic(path, render_file(Notes(), order))
     return True
 
 
