@@ -59,22 +59,6 @@ def step_read_csv_pyarrow(data: str) -> dict:
     return {"wall_s": time.perf_counter() - t, "rows": rows}
 
 
-def step_load_and_metrics(data: str) -> dict:
-    """``load_council``, then the model and every indicator, by part."""
-    from iro_metrics.ingest.load import load_council
-    from iro_metrics.metrics import compute_all
-    from iro_metrics.model import build_model
-
-    t = time.perf_counter()
-    d = load_council(data, YEAR)
-    t1 = time.perf_counter()
-    model = build_model(d)
-    t2 = time.perf_counter()
-    compute_all(model)
-    t3 = time.perf_counter()
-    return {"wall_s": t3 - t, "load_s": t1 - t, "model_s": t2 - t1, "indicators_s": t3 - t2}
-
-
 def step_load(data: str) -> dict:
     from iro_metrics.ingest.load import load_council
 
@@ -89,21 +73,24 @@ def _councils(data: str) -> list[Path]:
 
 
 def step_metrics(data: str, limit: int | None) -> dict:
-    """Load, then time the model and every indicator for each council (load timed apart)."""
+    """Load, then time the model and every indicator for each council (load, model and indicators timed
+    apart)."""
     from iro_metrics.ingest.load import load_council
     from iro_metrics.metrics import compute_all
     from iro_metrics.model import build_model
 
-    load_s = compute_s = 0.0
+    load_s = model_s = indicators_s = 0.0
     councils = _councils(data)[:limit]
     for c in councils:
         t = time.perf_counter()
         d = load_council(c, YEAR)
         t1 = time.perf_counter()
-        compute_all(build_model(d))
-        load_s += t1 - t
-        compute_s += time.perf_counter() - t1
-    return {"wall_s": load_s + compute_s, "load_s": load_s, "compute_s": compute_s, "councils": len(councils)}
+        model = build_model(d)
+        t2 = time.perf_counter()
+        compute_all(model)
+        load_s, model_s, indicators_s = load_s + t1 - t, model_s + t2 - t1, indicators_s + time.perf_counter() - t2
+    return {"wall_s": load_s + model_s + indicators_s, "load_s": load_s, "compute_s": model_s + indicators_s,
+            "model_s": model_s, "indicators_s": indicators_s, "councils": len(councils)}
 
 
 def step_reference(data: str, limit: int | None) -> dict:
@@ -140,8 +127,7 @@ def step_build(data: str) -> dict:
 
 
 STEPS = {"build": step_build, "synth": step_synth, "read_csv": step_read_csv, "load": step_load, "metrics": step_metrics,
-         "reference": step_reference, "read_csv_pyarrow": step_read_csv_pyarrow,
-         "load_and_metrics": step_load_and_metrics}
+         "reference": step_reference, "read_csv_pyarrow": step_read_csv_pyarrow}
 
 
 def run(step: str, python: str = sys.executable, **kw) -> dict:
@@ -159,7 +145,7 @@ def national(data: str, baseline_python: str, rounds: int) -> dict:
           "peak memory | ratio |\n|---|---|---|---|---|")
     for n in range(rounds):
         base.append(run("read_csv_pyarrow", python=baseline_python, data=data))
-        ours.append(run("load_and_metrics", data=data))
+        ours.append(run("metrics", data=data, limit=None))
         b, o = base[-1], ours[-1]
         print(f"| {n + 1} | {b['wall_s']:.2f} s ({b['peak_mb']:.0f} MB) | {o['wall_s']:.1f} s ({o['load_s']:.1f}, "
               f"{o['model_s']:.1f}, {o['indicators_s']:.1f}) | {o['peak_mb']:.0f} MB | "

@@ -125,11 +125,11 @@ def _has_blank_line(text: str, data: np.ndarray) -> bool:
         end -= 1
     if start >= end:  # no data rows: only a text of line endings is one empty row
         return end == 0
-    if start:
-        b_start, b_end = _end_of_first_line(data), len(data)
+    if start:  # the line breaks before the final line endings: the first ends the header
+        b_end = len(data)
         while b_end and data[b_end - 1] in _EOL:
             b_end -= 1
-        breaks = np.flatnonzero(data[b_start:b_end - 1] == ord("\n")) + b_start
+        breaks = np.flatnonzero(data[:b_end - 1] == ord("\n"))
         if not np.isin(data[breaks + 1], _MAY_START_BLANK).any():
             return False
     return _BLANK_LINE.search(text, start, end) is not None
@@ -155,10 +155,6 @@ def _bytes(text: str) -> np.ndarray:
     space, tab or line ending found there is one in the text."""
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-
-def _end_of_first_line(data: np.ndarray) -> int:
-    breaks = np.flatnonzero(data == ord("\n"))  # (searched once per file, only when blank rows may be)
-    return int(breaks[0]) if len(breaks) else len(data)
 
 
 def identify(header: list[str], path: Path) -> tuple[spec.Table | None, bool]:

@@ -14,7 +14,6 @@ commentary, put into it, has given exactly the Typst pandoc wrote for the whole 
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 import threading
@@ -22,12 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from iro_metrics.report.frame import has_heading, marked, split
+
 _IRO = Path(__file__).parent / "templates" / "iro"  # the PDF's pandoc template and Lua filter
-#: a commentary cell in the page (its sanitised Markdown holds no ``<div>``: ``render.sanitise``)
-COMMENTARY = re.compile(r'<div class="commentary" data-section="[^"]*">.*?</div>', flags=re.S)
 _MARK = f"IROHOLD{secrets.token_hex(6)}"  # where a commentary goes in a frame (no page can hold it)
 _MARKED = re.compile(rf"#block\[\n{_MARK}(\d+)\n+\]")
-HEADING = re.compile(r"<h[1-6][\s>]")
 _local = threading.local()
 
 
@@ -49,11 +47,10 @@ def typst_source(page: str, args: list[str], whole: bool = False) -> str:
     """pandoc's Typst for ``page`` (``--standalone`` with the appendix template and ``args``: metadata
     and variables), converting only its commentary when nothing else changed since the last page and
     no commentary has a heading; ``whole`` converts the whole page regardless."""
-    notes = COMMENTARY.findall(page)
-    frame = COMMENTARY.sub("<!--commentary-->", page)
+    notes, frame = split(page)
     last = getattr(_local, "last", None)
     same_frame = last is not None and (last.frame, last.args) == (frame, args)
-    if same_frame and not whole and not any(HEADING.search(n) for n in notes + last.notes):
+    if same_frame and not whole and not has_heading(notes + last.notes):
         text = _spliced(page, notes, last)
         if text is not None:
             return text
@@ -70,10 +67,8 @@ def _spliced(page: str, notes: list[str], last: _Last) -> str | None:
     first use; None if the frame cannot be used."""
     if not last.checked:
         last.checked = True
-        numbers = itertools.count(1)
-        marked = COMMENTARY.sub(lambda _: f'<div class="commentary"><p>{_MARK}{next(numbers)}</p></div>', page)
         with ThreadPoolExecutor(1) as pool:  # two pandoc processes at once
-            framed = pool.submit(_pandoc, marked, _document(last.args))
+            framed = pool.submit(_pandoc, marked(page, _MARK), _document(last.args))
             before = _blocks(last.notes)
             typst_frame = framed.result()
         if before is not None and _splice(typst_frame, before) == last.whole:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iro_metrics.present.zipstamp import restamp
-from iro_metrics.report.pdf_source import COMMENTARY, HEADING
+from iro_metrics.report.frame import has_heading, marked, split
 from iro_metrics.report.render import RenderError, pandoc_input
 
 #: what the page has that a Word paper does not: the contents list (Word builds its own) and the
@@ -81,11 +80,11 @@ def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-
     tmp = tempfile.TemporaryDirectory()
     folder = Path(tmp.name)
     given = pandoc_input(_NAV.sub("", page), folder)
-    notes, frame = COMMENTARY.findall(given), COMMENTARY.sub("<!--commentary-->", given)
+    notes, frame = split(given)
     last = getattr(_local, "last", None)
     same_frame = last is not None and last.frame == frame
-    plain = not any(HEADING.search(n) for n in notes)
-    usable = same_frame and plain and not any(HEADING.search(n) for n in last.notes)
+    plain = not has_heading(notes)
+    usable = same_frame and plain and not has_heading(last.notes)
     check = plain and (same_frame or getattr(_local, "eager", False))
     proof = last.proof if same_frame else _Proof()
     _local.last = _Last(frame, notes, proof)
@@ -122,6 +121,7 @@ def _write(given: str, notes: list[str], document: dict | None, folder: Path, ar
         blocks = _blocks(notes) if document is not None else None
     except (OSError, RuntimeError, ValueError):  # pandoc could not read the commentary alone: the page whole
         blocks = None
+
     def run(source: Path) -> subprocess.CompletedProcess:
         return subprocess.run([pypandoc.get_pandoc_path(), str(source), f"--from={source.suffix[1:]}", *args],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -180,10 +180,8 @@ def _spliced(document: dict, blocks: list[dict]) -> dict | None:
 def _check(proof: _Proof, given: str, notes: list[str]) -> None:
     """Prove the frame of the page ``given`` (whose commentary is ``notes``): the page read whole must be
     its frame with its commentary in place; only then do later rebuilds use the frame."""
-    numbers = itertools.count(1)
-    marked = COMMENTARY.sub(lambda _: f'<div class="commentary"><p>{_MARK}{next(numbers)}</p></div>', given)
     try:
-        document, blocks, whole = _read(marked), _blocks(notes), _read(given)
+        document, blocks, whole = _read(marked(given, _MARK)), _blocks(notes), _read(given)
     except (OSError, RuntimeError, ValueError):  # pandoc failed: the frame is not used
         return
     if blocks is not None and _spliced(document, blocks) == whole:
