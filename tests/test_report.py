@@ -327,6 +327,59 @@ def test_pdf_source_after_commentary_edits_is_pandocs_own(built, tmp_path, monke
     assert "<summary-1>" in results[3] and "<placement-stability-1>" in results[4]
 
 
+def test_a_thread_expecting_edits_proves_its_first_pdf_frame_in_the_background(built, tmp_path, monkeypatch):
+    """``build --watch``: the PDF frame of its first page is proven in the background, so that the first
+    save converts only the commentary; a thread not expecting edits starts no check. A check whose
+    pandoc fails proves nothing, and the next page is converted whole, as pandoc converts it."""
+    import threading
+
+    from iro_metrics.report import frame, pdf_source
+    from iro_metrics.report.render import pandoc_input
+
+    args = ["-M", "title=T", "-V", "lang=en"]
+    first, second = (pandoc_input(page, tmp_path) for page in _edited_pages(built)[:2])
+    pandoc, converted_whole = pdf_source._pandoc, []
+    monkeypatch.setattr(pdf_source, "_pandoc", lambda html, a: (converted_whole.append(html), pandoc(html, a))[1])
+    seen = {}
+
+    def convert(name: str, eager: bool) -> None:
+        with frame.expecting_edits() if eager else contextlib.nullcontext():
+            pdf_source.typst_source(first, args)
+            last = pdf_source._local.last
+            seen[name] = [last.checking is not None]
+            last.settled()
+            seen[name] += [last.checked, last.typst_frame is not None]
+            converted_whole.clear()
+            seen[name] += [pdf_source.typst_source(second, args) == pandoc(second, pdf_source._document(args)),
+                           second in converted_whole]
+
+    for name, eager in (("watch", True), ("command", False)):
+        thread = threading.Thread(target=convert, args=(name, eager))
+        thread.start()
+        thread.join()
+    # (checking at once, checked, proven, the second page as pandoc converts it, converted whole)
+    assert seen["watch"] == [True, True, True, True, False]
+    assert seen["command"] == [False, False, False, True, False]  # checked on the first rebuild instead
+
+    def failing() -> None:
+        with frame.expecting_edits():
+            pdf_source.typst_source(first, args)
+            last = pdf_source._local.last
+            last.settled()
+            seen["failed"] = [last.checked, last.typst_frame]
+            converted_whole.clear()
+            seen["failed"] += [pdf_source.typst_source(second, args) == pandoc(second, pdf_source._document(args)),
+                               second in converted_whole]
+
+    real = pdf_source._blocks
+    monkeypatch.setattr(pdf_source, "_blocks", lambda notes: (_ for _ in ()).throw(RuntimeError("pandoc died"))
+                        if threading.current_thread().daemon else real(notes))
+    thread = threading.Thread(target=failing)
+    thread.start()
+    thread.join()
+    assert seen["failed"] == [True, None, True, True]
+
+
 def test_a_pdf_source_typst_refuses_is_converted_whole_and_typeset_again(built, tmp_path, monkeypatch):
     import datetime as dt
 
@@ -385,7 +438,7 @@ def test_a_thread_expecting_edits_proves_its_first_pages_frame(built, tmp_path, 
     import threading
 
     from iro_metrics.report import commentary as C
-    from iro_metrics.report import word
+    from iro_metrics.report import frame, word
     from iro_metrics.report.render import to_html
 
     nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
@@ -397,7 +450,7 @@ def test_a_thread_expecting_edits_proves_its_first_pages_frame(built, tmp_path, 
                                                                       write(g, n, document, *a))[1])
 
     def papers(eager: bool) -> None:
-        with word.expecting_edits() if eager else contextlib.nullcontext():
+        with frame.expecting_edits() if eager else contextlib.nullcontext():
             word.start_docx(first, tmp_path / f"{eager}-1.docx", "T", dt.date(2025, 3, 31))()
             checked.append(word._local.last.proof.checking is not None)
             if eager:
@@ -421,7 +474,7 @@ def test_a_paper_pandoc_cannot_write_from_the_frame_is_written_from_the_page(bui
     import threading
 
     from iro_metrics.report import commentary as C
-    from iro_metrics.report import word
+    from iro_metrics.report import frame, word
     from iro_metrics.report.render import to_html
 
     nb = nbformat.read(out(built) / "appendix.ipynb", as_version=4)
@@ -431,7 +484,7 @@ def test_a_paper_pandoc_cannot_write_from_the_frame_is_written_from_the_page(bui
     broken = []
 
     def papers() -> None:
-        with word.expecting_edits():
+        with frame.expecting_edits():
             word.start_docx(first, tmp_path / "1.docx", "T", dt.date(2025, 3, 31))()
             word._local.last.proof.checking.join()
             assert word._local.last.proof.document is not None

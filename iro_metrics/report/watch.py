@@ -24,8 +24,8 @@ from pathlib import Path
 
 from iro_metrics.errors import IroMetricsError, os_error_message
 from iro_metrics.report.commentary import commentary_path
+from iro_metrics.report.frame import expecting_edits
 from iro_metrics.report.params import load_params
-from iro_metrics.report.word import expecting_edits
 from iro_metrics.shipped import sha256_file
 
 #: milliseconds to wait for an editor's save to finish (several writes, or a write and a rename)
@@ -54,7 +54,7 @@ def watch(params_path: str | Path, build: Callable[[Path], Path], report: Callab
     logging.getLogger("watchfiles").setLevel(logging.ERROR)  # its own note on Ctrl+C; ours follows
     files = watched(params_path)
     wanted = {str(f) for f in files}
-    # the Word paper's frame is checked after the first build, so that the first save finds it proven
+    # the PDF's and the Word paper's frames are proven after the first build, so that the first save finds them so
     with expecting_edits():
         try:
             seen = _settled(params_path, files, build, report, explain)

@@ -11,12 +11,11 @@ written from the last page's document (pandoc's JSON) with the new commentary in
 document, the "frame", is used only once proven: a background thread checks that the page's commentary
 put into it gives exactly the document pandoc reads from the whole page (the paper pandoc writes from a
 document is the paper it writes from the page, tested). It checks after the first such rebuild, or,
-in a thread that expects edits (:func:`expecting_edits`: ``build --watch``), after its first page, so
+in a thread that expects edits (``frame.expecting_edits``: ``build --watch``), after its first page, so
 that the officer's first save finds the frame proven."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -25,13 +24,13 @@ import secrets
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from iro_metrics.present.zipstamp import restamp
-from iro_metrics.report.frame import has_heading, marked, split
+from iro_metrics.report.frame import eager, has_heading, marked, split
 from iro_metrics.report.render import RenderError, pandoc_input
 
 #: what the page has that a Word paper does not: the contents list (Word builds its own) and the
@@ -59,17 +58,6 @@ class _Last:
     proof: _Proof
 
 
-@contextlib.contextmanager
-def expecting_edits() -> Iterator[None]:
-    """Within it, this thread checks the frame of each page it writes (``build --watch``, whose next
-    page is likely to differ only in its commentary), not only once a rebuild shows it reused."""
-    _local.eager = True
-    try:
-        yield
-    finally:
-        _local.eager = False
-
-
 def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-GB",
                reference: Path | None = None) -> Callable[[], None]:
     """Write ``out`` from the appendix page (headings stay headings, tables keep their header row, every
@@ -85,7 +73,7 @@ def start_docx(page: str, out: Path, title: str, when: dt.date, lang: str = "en-
     same_frame = last is not None and last.frame == frame
     plain = not has_heading(notes)
     usable = same_frame and plain and not has_heading(last.notes)
-    check = plain and (same_frame or getattr(_local, "eager", False))
+    check = plain and (same_frame or eager())
     proof = last.proof if same_frame else _Proof()
     _local.last = _Last(frame, notes, proof)
     args = ["--to=docx", f"--output={out}", "--standalone", "--quiet", "-M", f"title={title}", "-M", f"lang={lang}",
