@@ -230,9 +230,9 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     :meth:`History.year` to combine for ``year`` and up to ``earlier`` years before it.
 
     ``in_parallel(work)``, when given, starts ``work()`` elsewhere and returns a function giving its
-    result (the notebook kernel's helper, ``report/helper.py``): every return but the latest is checked
-    there, while this process checks the latest and then calls ``meanwhile()`` (the kernel imports
-    the charts' libraries). Either way the latest return is checked first, and the first error in year
+    result (the notebook kernel's helper, ``report/helper.py``): the earliest returns are checked there
+    (as many as :func:`helpers_share` says), while this process checks the others and then calls
+    ``meanwhile()`` (the kernel imports the charts' libraries). Either way the first error in year
     order is the one raised."""
     data = Path(data)
     year = year if isinstance(year, CollectionYear) else CollectionYear.parse(year)
@@ -260,7 +260,9 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     if problems:
         raise FatalDataError(problems)
     years = sorted(per_year)
-    early, late = years[:-1], years[-1:]
+    cut = helpers_share([sum(len(r.frame) for r in per_year[y]) for y in years], meanwhile is not None) \
+        if in_parallel else 0
+    early, late = years[:cut], years[cut:]
 
     def check(part: list[int]) -> dict[int, _Return]:
         return {sy: _check_return(CollectionYear(sy), per_year[sy]) for sy in part}
@@ -278,6 +280,32 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     labels = [CollectionYear(sy).label for sy in years if sy >= year.start_year - earlier]
     supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
     return History(returns, labels, supplied, gap_found, notes, la)
+
+
+#: estimated seconds to check a return: for each return, and per million rows (2-core benchmark machine:
+#: only the ratios between these figures matter, and they hold from one council to the national tree)
+CHECK_EACH, CHECK_PER_MILLION = 0.11, 1.3
+#: per million rows, a helper's cost of sending a checked return (pickling it), and this process's of
+#: taking it in (unpickling, after both have finished)
+SEND_PER_MILLION, TAKE_PER_MILLION = 0.42, 0.25
+#: estimated seconds of ``meanwhile``: the kernel importing the charts' libraries
+MEANWHILE = 0.7
+
+
+def helpers_share(rows: list[int], meanwhile: bool) -> int:
+    """How many of the earliest returns (``rows`` in each, oldest first) a helper should check so that
+    the check is soonest done, this process checking at least the latest: every earlier one for a council
+    (the import ``meanwhile`` takes longer than checking them), about two in five at the national scale
+    (every return sent back is pickled there and unpickled here)."""
+    check = [CHECK_EACH + CHECK_PER_MILLION * n / 1e6 for n in rows]
+    send = [n / 1e6 for n in rows]
+
+    def done(k: int) -> float:
+        theirs = sum(check[:k]) + SEND_PER_MILLION * sum(send[:k])
+        ours = sum(check[k:]) + (MEANWHILE if meanwhile else 0)
+        return max(theirs, ours) + TAKE_PER_MILLION * sum(send[:k])
+
+    return min(range(len(rows)), key=lambda k: (done(k), -k))
 
 
 @dataclass

@@ -71,8 +71,8 @@ def setup(council: str, year: str, data: str, population: int | None = None, la:
     pd.set_option("display.precision", 1)
     cy = CollectionYear.parse(year)
     helper.stop()  # any left by an earlier run of this cell that failed
-    # the earlier returns checked in a helper process, where the build started one, while this one checks
-    # the latest and imports the charts' libraries (once, for the kernel and the chart helper it forks)
+    # the earliest returns checked in a helper process, where the build started one, while this one checks
+    # the others and imports the charts' libraries (once, for the kernel and the chart helper it forks)
     returns = check_history(data, cy, la=la, earlier=4, cut_at_gap=cut_at_gap, in_parallel=helper.in_parallel,
                             meanwhile=charts.libraries)
     wanted = set(KEY_INDICATORS) | set(TRENDS)  # the summary's change on last year, and the trends

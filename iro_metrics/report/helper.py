@@ -4,8 +4,10 @@ A build's kernel works on one core while the other mostly waits. On Linux, where
 cheaply, ``setup`` forks the kernel at three points; each copy, a helper, starts from the kernel's
 own state, runs the same package code, sends back what it computed, and displays nothing:
 
-- a helper checks every return but the latest while the kernel checks the latest and imports the
-  charts' libraries (:func:`in_parallel`, given to :func:`~iro_metrics.ingest.load.check_history`);
+- a helper checks the earliest returns while the kernel checks the others and imports the charts'
+  libraries (:func:`in_parallel`, given to :func:`~iro_metrics.ingest.load.check_history`): for a
+  council, every return but the latest; for a much larger tree, about two in five, as many as
+  balance the work (:func:`~iro_metrics.ingest.load.helpers_share`: each return sent back is pickled);
 - while the kernel computes the year's own figures, a helper computes the earlier years' (for the
   trends and the change on last year, :func:`in_parallel` again);
 - once every figure is computed, a helper runs the notebook's sections in the notebook's order and
