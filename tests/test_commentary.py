@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -165,6 +166,18 @@ def test_malicious_commentary_is_refused_or_inert(council, capsys):
     page = (out(council) / "appendix.html").read_text()
     assert "<script>alert" not in page and "onerror" not in re.sub(r"&lt;.*?&gt;", "", page)
     assert "&lt;script&gt;" in page
+
+
+def test_only_a_table_cells_alignment_survives_as_a_style():
+    from iro_metrics.report.render import sanitise
+
+    kept = sanitise('<table><tr><th scope="col" style="text-align:center">a</th><td style="text-align:right">1</td>'
+                    '</tr></table>')
+    assert '<th scope="col" style="text-align:center;">a</th>' in kept and '<td style="text-align:right;">1</td>' in kept
+    for given in ['<td style="text-align:right;color:red">1</td>', '<td style="background:url(javascript:x)">1</td>',
+                  '<td style="text-align: right; position: fixed">1</td>', '<td scope="row">1</td>']:
+        assert "<td>1</td>" in sanitise(f"<table><tr>{given}</tr></table>"), given
+    assert sanitise('<p style="text-align:right">x</p>') == "<p>x</p>"
 
 
 def test_an_unknown_figure_name_is_an_error_naming_the_section(council, capsys):
@@ -515,7 +528,7 @@ def test_property_random_edits_never_lose_a_sentence(desk, seed):
 def test_path5_any_markdown_and_any_script_renders_in_html_and_pdf(council):
     notes(council).write_text(
         "## reviews\n\n### Key points\n\n- Reviews held: {{ reviews_held }}\n  - nested **point**\n\n"
-        "| Team | Reviews |\n|---|---|\n| North | 12 |\n| **South**.East | 7 |\n\n*emphasis that runs\nacross two lines* and "
+        "| Team | Reviews |\n|---|--:|\n| North | 12 |\n| **South**.East | 7 |\n\n*emphasis that runs\nacross two lines* and "
         "**permanence**.Next and [the handbook](https://www.gov.uk/government/publications/iro-handbook) and "
         "https://www.example.org/a/very/long/address/that/goes/on/and/on/without/any/break/at/all/anywhere.html\n\n"
         "## participation\n\nZażółć gęślą jaźń. Mae’r plant yn "
@@ -524,6 +537,9 @@ def test_path5_any_markdown_and_any_script_renders_in_html_and_pdf(council):
     assert run_build(council) == 0
     page = (out(council) / "appendix.html").read_text()
     assert "<h3>Key points</h3>" in page and "<td>North</td>" in page and "<strong>permanence</strong>.Next" in page
+    assert '<td style="text-align:right;">12</td>' in page  # a column aligned right stays so, in the paper too
+    paper = zipfile.ZipFile(out(council) / "appendix.docx").read("word/document.xml").decode()
+    assert re.search(r'<w:jc w:val="right" />(?:(?!</w:tc>).)*<w:t[^>]*>12</w:t>', paper, flags=re.S)
     assert "<em>emphasis that runs\nacross two lines</em>" in page and "&lt;b&gt;raw html&lt;/b&gt;" in page
     text = pdf_text(out(council) / "appendix.pdf")
     assert "Key points" in text and "permanence.Next" in text and "North 12" in text and "South.East 7" in text

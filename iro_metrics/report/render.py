@@ -26,7 +26,15 @@ FONTS = Path(importlib.util.find_spec("manimgx_fonts").origin).parent
 #: what officers' Markdown may become in the page; anything else (scripts, styles, forms) is escaped
 SAFE_TAGS = ["p", "em", "strong", "ul", "ol", "li", "a", "h3", "h4", "h5", "h6", "blockquote", "br", "code", "pre",
              "table", "thead", "tbody", "tr", "th", "td", "caption", "del", "hr"]
-SAFE_ATTRIBUTES = {"a": ["href", "title"], "th": ["scope"]}
+#: a Markdown table's column alignment (``|---:|``), as the Markdown renderer writes it on each cell
+ALIGNED = frozenset(f"text-align:{side}" for side in ("left", "right", "center"))
+
+
+def _cell_attribute(tag: str, name: str, value: str) -> bool:
+    return (tag == "th" and name == "scope") or (name == "style" and value in ALIGNED)
+
+
+SAFE_ATTRIBUTES = {"a": ["href", "title"], "th": _cell_attribute, "td": _cell_attribute}
 
 
 _ANCHOR = re.compile(r'<a class="anchor-link" href="#[^"]*">&#182;</a>')
@@ -34,13 +42,15 @@ _TOP_HEADING = re.compile(r"<(/?)h[12]\b")
 
 
 def sanitise(markup: str) -> str:
-    """Officers' commentary is shown, never run: only plain formatting tags survive. Its headings sit
-    below the section's own (a ``#`` or ``##`` heading becomes level 3) and carry no anchor link."""
+    """Officers' commentary is shown, never run: only plain formatting tags survive, and a table's
+    column alignment (the only style kept). Its headings sit below the section's own (a ``#`` or ``##``
+    heading becomes level 3) and carry no anchor link."""
     import bleach
+    from bleach.css_sanitizer import CSSSanitizer
 
     markup = _TOP_HEADING.sub(r"<\1h3", _ANCHOR.sub("", markup))
     return bleach.clean(markup, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols=["http", "https", "mailto"],
-                        strip=False)
+                        strip=False, css_sanitizer=CSSSanitizer(allowed_css_properties=["text-align"]))
 
 
 def plain_fences(markdown: str) -> str:
