@@ -372,12 +372,24 @@ def test_a_thread_expecting_edits_proves_its_first_pdf_frame_in_the_background(b
                                second in converted_whole]
 
     real = pdf_source._blocks
-    monkeypatch.setattr(pdf_source, "_blocks", lambda notes: (_ for _ in ()).throw(RuntimeError("pandoc died"))
+    monkeypatch.setattr(pdf_source, "_blocks", lambda notes: (_ for _ in ()).throw(KeyError("any failure"))
                         if threading.current_thread().daemon else real(notes))
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)  # a failed check is quiet, not a traceback
     thread = threading.Thread(target=failing)
     thread.start()
     thread.join()
-    assert seen["failed"] == [True, None, True, True]
+    assert seen["failed"] == [True, None, True, True] and raised == []
+
+
+def test_expecting_edits_nests():
+    from iro_metrics.report import frame
+
+    with frame.expecting_edits():
+        with frame.expecting_edits():
+            assert frame.eager()
+        assert frame.eager()
+    assert not frame.eager()
 
 
 def test_a_pdf_source_typst_refuses_is_converted_whole_and_typeset_again(built, tmp_path, monkeypatch):

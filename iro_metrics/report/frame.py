@@ -25,11 +25,11 @@ _local = threading.local()
 def expecting_edits() -> Iterator[None]:
     """Within it, this thread proves the frame of each page it converts (``build --watch``, whose next
     page is likely to differ only in its commentary), not only once a rebuild shows the frame reused."""
-    _local.eager = True
+    before, _local.eager = eager(), True
     try:
         yield
     finally:
-        _local.eager = False
+        _local.eager = before
 
 
 def eager() -> bool:
