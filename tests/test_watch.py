@@ -77,6 +77,36 @@ def test_each_saved_change_rebuilds_and_a_refusal_does_not_stop_the_watch(tmp_pa
                          "## reviews\n\nWe held many reviews.\n"]  # the unchanged save built nothing
 
 
+def test_a_save_the_moment_the_watch_says_watching_is_built_at_once(tmp_path, monkeypatch):
+    """"watching" is said once the file watcher runs, and the files are compared then: a save at that
+    very moment is built at once, not left to the comparison every second (here never, to tell them
+    apart). It was said before the watcher started, so such a save waited up to a second."""
+    from iro_metrics.report import watch as W
+
+    monkeypatch.setattr(W, "CHECK", 10 ** 9)
+    params, notes = council(tmp_path, "First words.")
+    built, lines = [], []
+
+    def report(line: str) -> None:
+        lines.append(line)
+        if line.startswith("watching"):
+            notes.write_text("## reviews\n\nSaved at once.\n", encoding="utf-8")
+
+    def build(path: Path) -> Path:
+        built.append(notes.read_text(encoding="utf-8"))
+        return tmp_path / "outputs"
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(params, build, report), kwargs={"stop": stop})
+    watcher.start()
+    try:
+        _until(lambda: len(built) == 2, timeout=10)
+    finally:
+        stop.set()
+        watcher.join(timeout=20)
+    assert built[1] == "## reviews\n\nSaved at once.\n"
+
+
 def test_watch_takes_one_params_file_that_exists(tmp_path, capsys):
     assert main(["build", "--watch", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]) == 1
     assert capsys.readouterr().err.strip() == "error: --watch takes one params file"

@@ -32,6 +32,9 @@ from iro_metrics.shipped import sha256_file
 SETTLE = 50
 #: milliseconds between two comparisons of the files when no change was notified
 CHECK = 1000
+#: milliseconds the file watcher waits for a change before handing back; the first hand-back shows it
+#: running, and only then does the watch say it is watching (a save from then on is seen at once)
+WAKE = 100
 
 
 def watched(params_path: Path) -> list[Path]:
@@ -58,11 +61,17 @@ def watch(params_path: str | Path, build: Callable[[Path], Path], report: Callab
     with expecting_edits():
         try:
             seen = _settled(params_path, files, build, report, explain)
-            report(f"watching {', '.join(str(f) for f in files)} (Ctrl+C to stop)")
-            for _ in watchfiles.watch(*sorted({f.parent for f in files}), stop_event=stop, recursive=False,
-                                      watch_filter=lambda _change, path: str(Path(path).resolve()) in wanted,
-                                      step=SETTLE, rust_timeout=CHECK, yield_on_timeout=True,
-                                      raise_interrupt=False):
+            announce, compared = f"watching {', '.join(str(f) for f in files)} (Ctrl+C to stop)", 0.0
+            for changes in watchfiles.watch(*sorted({f.parent for f in files}), stop_event=stop, recursive=False,
+                                            watch_filter=lambda _change, path: str(Path(path).resolve()) in wanted,
+                                            step=SETTLE, rust_timeout=WAKE, yield_on_timeout=True,
+                                            raise_interrupt=False):
+                if announce:  # the watcher is running (a save made before it started is compared below)
+                    report(announce)
+                    announce = None
+                elif not changes and time.monotonic() - compared < CHECK / 1000:
+                    continue
+                compared = time.monotonic()
                 if _contents(files) != seen:  # not a save that changed nothing, nor the every-second check
                     seen = _settled(params_path, files, build, report, explain)
         except KeyboardInterrupt:
