@@ -411,6 +411,9 @@ def test_figure_quote_typos_and_code_are_refused_naming_the_section(bad, said):
     with pytest.raises(CommentaryError) as e:
         C.render(f"We held many reviews.\n{bad}", "reviews", FIGURES)
     assert f"section 'reviews', line 2: {said}" in str(e.value)
+    with pytest.raises(CommentaryError) as e:  # a form feed or U+2028 does not end a line: the line quoted is 2
+        C.render(f"Page one\fstill line one \u2028 too.\n{bad}", "reviews", FIGURES)
+    assert f"section 'reviews', line 2: {said}" in str(e.value) and repr(bad.strip()[:120]) in str(e.value)
     assert C.render("We held {{ reviews_held }} reviews; {braces} and }} alone are text.", "r", FIGURES) == \
         "We held 1,103 reviews; {braces} and }} alone are text."
 

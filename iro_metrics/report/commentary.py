@@ -563,8 +563,13 @@ def render(text: str, section: str, figures: dict[str, str], place: Callable[[in
     return "".join(out)
 
 
+#: line breaks as the template lexer counts them (a form feed or U+2028 in a line does not end it)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _refusal(place: Callable[[int], str], line: int, text: str, why: str) -> CommentaryError:
-    shown = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
+    lines = _LINE_BREAK.split(text)
+    shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     return CommentaryError(
         f"{place(line)}: {why}: {shown[:120]!r}. Commentary can quote a figure as "
         "{{ reviews_held }} (two braces each side) and cannot run loops, tags or code; fix the braces, or write "
