@@ -211,6 +211,17 @@ def test_a_bad_quote_is_named_by_its_line_in_the_commentary_file(council, capsys
     assert "2024-25.commentary.md, line 5 (section 'reviews'): {{ nope }} is not a figure" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_a_file_with_windows_or_old_mac_line_endings_reads_as_written(tmp_path, ending):
+    path = tmp_path / "2024-25.commentary.md"
+    path.write_bytes(ending.join(["# Commentary", "", "## summary", "", "Our words.", "", "## reviews", "",
+                                  "", "{{ nope }}", ""]).encode())
+    got = C.read(path, ["summary", "reviews"])
+    assert got.texts == {"summary": "Our words.", "reviews": "{{ nope }}"}
+    with pytest.raises(CommentaryError, match="line 10 .section 'reviews'.: .. nope .. is not a figure"):
+        C.check_quotes(got, FIGURES, ["summary", "reviews"], path)
+
+
 def test_final_needs_every_section(council, capsys):
     assert run_build(council, "--final") == 1
     assert "--final: still no commentary, or the placeholder text, for summary" in capsys.readouterr().err

@@ -134,7 +134,8 @@ def read(path: Path, order: list[str] | None = None) -> Notes:
             f"{path}, line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); it was probably saved as ANSI "
             "(Windows-1252) by Word or Notepad. Open it in Notepad, choose File > Save as, Encoding: UTF-8, "
             "and run again") from None
-    return parse(text.replace("\r\n", "\n"), order, REPORT_SECTIONS, where=str(path))
+    # Windows (CRLF) and old Mac (CR alone) line endings read as one line break each
+    return parse(text.replace("\r\n", "\n").replace("\r", "\n"), order, REPORT_SECTIONS, where=str(path))
 
 
 def render_file(notes: Notes, order: list[str]) -> str:
