@@ -117,6 +117,40 @@ def test_two_digit_year(good):
     assert row["message"] == "expected a date written dd/mm/yyyy with a 4-digit year"
 
 
+@pytest.mark.parametrize("written, hint", [
+    (r"\3-\2-\1", "They look like yyyy-mm-dd"),  # an export in ISO dates
+    (r"\2/\1/\3", "They look like mm/dd/yyyy, month first"),  # a spreadsheet set to US dates
+])
+def test_a_date_column_in_another_format_refuses_the_file_rather_than_publish_nothing(tmp_path, written, hint):
+    """Excluding every row with a date not written dd/mm/yyyy, one by one, published a report of zeros
+    from a file an export or a spreadsheet had written in another format. At least half the rows (and at
+    least five): the file is refused, naming the column, the first row and what to do. Fewer: findings."""
+    import re
+
+    from iro_metrics.synth import SynthConfig, write_council
+
+    write_council(tmp_path, SynthConfig(children=60, seed=3))
+    episodes = year_dir(tmp_path) / "episodes.csv"
+    lines = episodes.read_text().splitlines(keepends=True)
+    dates = r"(\d{2})/(\d{2})/(\d{4})"
+    [problem] = fatal_after(tmp_path, episodes, "".join(lines[:1] + [re.sub(dates, written, x) for x in lines[1:]]))
+    first = re.match(r"[^,]*,(\d{2})/(\d{2})/(\d{4})", lines[1])
+    assert problem.startswith(f"2024-25/episodes.csv, row 2, column DECOM: {len(lines) - 1} of {len(lines) - 1} rows"
+                              if "-" in written else "2024-25/episodes.csv, row ")
+    assert hint in problem and "export it again from the source system with dates as dd/mm/yyyy" in problem
+    if "-" in written:  # the value shown is the file's own (not a child identifier)
+        assert f"such as '{first[3]}-{first[2]}-{first[1]}'" in problem
+    few = lines[:1] + [re.sub(dates, r"\3-\2-\1", x) if k < 4 else x for k, x in enumerate(lines[1:])]
+    episodes.write_text("".join(few))
+    f = findings(tmp_path)
+    assert ((f["rule"] == "date-format") & (f["column"] == "DECOM")).sum() == 4  # four rows excluded
+
+
+def fatal_after(root: Path, path: Path, text: str) -> list[str]:
+    path.write_text(text)
+    return fatal(root)
+
+
 def test_trailing_spaces_in_codes_are_trimmed_and_reported(good):
     replace_cell(year_dir(good) / "reviews.csv", "PN1", "PN1 ")
     data = load_council(good, "2024-25")
