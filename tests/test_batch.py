@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,11 +36,23 @@ def params(root: Path) -> list[Path]:
 
 
 def test_one_failure_stops_no_other(region, capsys):
-    assert main(["build-all", *map(str, params(region)), "--outputs", str(region / "outputs"), "--workers", "2"]) == 1
+    """Bad data, or a params file that cannot be used (each listed, not only the first), fails its own
+    council only."""
+    typo, unreadable = region / "typo" / "2024-25.yaml", region / "unreadable" / "2024-25.yaml"
+    for path, text in [(typo, "council: Typo Town\nyear: 2024-25\ndata: ../data\npopulaton: 52000\n"),
+                       (unreadable, "council: [Unclosed\n")]:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert main(["build-all", *map(str, params(region)), str(typo), str(unreadable), "--outputs",
+                 str(region / "outputs"), "--workers", "2"]) == 1
     out = capsys.readouterr().out
-    assert "East Town   2024-25  failed" in out
+    assert "East Town" in out and "2024-25  failed" in out
     assert "the data cannot be used: 2024-25/episodes.csv: the file is empty" in out
-    assert "2 built, 0 unchanged (skipped), 1 failed" in out
+    assert re.search(rf"{re.escape(str(typo))} +2024-25  failed +0.0  the params file cannot be used: populaton: "
+                     r"unknown key \(did you mean population\?\)", out)
+    assert re.search(rf"{re.escape(str(unreadable))} +2024-25  failed +0.0  the params file cannot be used: not "
+                     "valid YAML", out)
+    assert "2 built, 0 unchanged (skipped), 3 failed" in out
     for town in ["north-town", "south-town"]:
         assert (region / "outputs" / town / "2024-25" / "appendix.pdf").exists()
     log = region / "outputs" / "east-town" / "2024-25.build.log"

@@ -21,11 +21,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from iro_metrics.errors import FatalDataError
+from iro_metrics.errors import FatalDataError, IroMetricsError
 from iro_metrics.report.build import NOTEBOOK, build, output_dir
 from iro_metrics.report.kernel import PRELOAD, Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
-from iro_metrics.report.params import Params, load_params
+from iro_metrics.report.params import Params, ParamsError, load_params
 
 @dataclass
 class Result:
@@ -112,7 +112,13 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
     outputs = Path(outputs).resolve()
     todo, results = [], []
     for p in map(Path, params):
-        params_obj, _ = load_params(p)
+        try:
+            params_obj, _ = load_params(p)
+        except IroMetricsError as e:  # this council-year fails; the others are built
+            problems = e.problems if isinstance(e, ParamsError) else [str(e)]
+            reason = " ".join(f"the params file cannot be used: {'; '.join(problems)}".split())  # one line
+            results.append(Result(p, str(p), p.stem, "failed", 0.0, reason))
+            continue
         if not force and up_to_date(p, params_obj, outputs):
             results.append(Result(p, params_obj.council, params_obj.year, "skipped", 0.0))
         else:
