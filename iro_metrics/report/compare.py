@@ -163,8 +163,18 @@ def _images(page: str) -> list[str]:
 def _first_line_difference(artefact: str, a: list[str], b: list[str], what: str) -> Difference:
     for n, (x, y) in enumerate(zip(a, b, strict=False), 1):
         if x != y:
+            x, y = _around_first_difference(x, y)
             return Difference(artefact, "", show(x), show(y), f"{what}, line {n}")
     return Difference(artefact, "", f"{len(a)} lines", f"{len(b)} lines", what)
+
+
+def _around_first_difference(x: str, y: str, before: int = 50, width: int = 150) -> tuple[str, str]:
+    """The stretch of two long lines where they first differ (a line of markup can run to thousands of
+    characters: shortened in the middle, both would show the same ends)."""
+    first = next((i for i, (c, d) in enumerate(zip(x, y, strict=False)) if c != d), min(len(x), len(y)))
+    start = max(0, first - before)
+    return tuple(("…" if start else "") + t[start:start + width] + ("…" if len(t) > start + width else "")
+                 for t in (x, y))
 
 
 # --- PDF ------------------------------------------------------------------------------------------
@@ -333,7 +343,7 @@ def xlsx_differences(artefact: str, expected: bytes, found: bytes) -> list[Diffe
                    "layout or styles")]
 
 
-_CELL = r'<c r="([A-Z]+[0-9]+)"(?: [^>]*?t="(\w+)")?[^>]*>(?:<f>[^<]*</f>)?<v>([^<]*)</v>'  # reference, type, value
+_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", flags=re.S)  # a cell's attributes and content
 
 
 def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
@@ -350,6 +360,14 @@ def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
     cells = {}
     for name, rid in sheets:
         xml = z.read("xl/" + rels[rid].removeprefix("/xl/")).decode("utf-8")
-        for ref, kind, value in re.findall(_CELL, xml):
-            cells[(html.unescape(name), ref)] = shared[int(value)] if kind == "s" else value
+        for attributes, content in _CELL.findall(xml):
+            ref, kind = re.search(r'\br="([A-Z]+[0-9]+)"', attributes), re.search(r'\bt="(\w+)"', attributes)
+            kind = kind.group(1) if kind else ""
+            if kind == "inlineStr":  # as other programs (openpyxl, LibreOffice) write text
+                value = html.unescape("".join(re.findall(r"<t[^>]*>([^<]*)</t>", content)))
+            elif (v := re.search(r"<v>([^<]*)</v>", content)) is not None:
+                value = shared[int(v.group(1))] if kind == "s" else html.unescape(v.group(1))
+            else:  # a cell with a style and no value
+                continue
+            cells[(html.unescape(name), ref.group(1))] = value
     return cells
