@@ -115,6 +115,14 @@ def test_a_key_given_twice(tmp_path, capsys):
     assert "population is given twice (lines 3 and 5); keep one" in err and "internal error" not in err
 
 
+def test_a_data_folder_that_does_not_exist_is_named_as_the_params_file_names_it(tmp_path, capsys):
+    p = write(tmp_path / "params" / "x" / "2024-25.yaml", "council: X\nyear: 2024-25\ndata: ../../data/nowhere\n")
+    assert main(["build", str(p), "--outputs", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"data: ../../data/nowhere: no such folder (relative to the params file: {tmp_path / 'data' / 'nowhere'})" \
+        in err and "Traceback" not in err
+
+
 def test_params_not_utf8(tmp_path, capsys):
     p = tmp_path / "p.yaml"
     p.write_bytes("council: Ynys Môn\nyear: 2024-25\ndata: d\n".encode("cp1252"))

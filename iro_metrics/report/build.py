@@ -25,7 +25,7 @@ from iro_metrics.report import commentary as C
 from iro_metrics.report.figures import WRITTEN, after_last_cell, names, quotable
 from iro_metrics.report.kernel import PRELOAD, Kernel, execute, replay
 from iro_metrics.report.manifest import MANIFEST, manifest, output_hashes
-from iro_metrics.report.params import Params, load_params
+from iro_metrics.report.params import Params, ParamsError, load_params
 from iro_metrics.report.publication import Publication
 from iro_metrics.report.render import RenderError, to_html, to_pdf, warm_up
 from iro_metrics.report.word import start_docx
@@ -62,6 +62,9 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
+    if not data_dir.is_dir():  # named as the params file names it (the notebook would name it from elsewhere)
+        raise ParamsError(params_path, [f"data: {params.data}: no such folder (relative to the params file: "
+                                        f"{data_dir})"])
     target = output_dir(outputs, params.slug, params.year)
     # one build of the folder at a time; an interrupted one is repaired first
     with Publication(target, wait=wait) as pub:
