@@ -323,3 +323,14 @@ def test_verify_renders_the_pages_at_a_lower_priority_than_the_re_execution():
     with ThreadPoolExecutor(1) as pool:
         (thread, _), (ours, _) = pool.submit(_in_the_background, niceness).result(), niceness()
     assert thread == min(ours + 10, 19) and niceness()[0] == ours  # this thread's own is unchanged
+
+
+def test_data_given_for_many_councils_finds_the_council_folder_by_its_name(tmp_path):
+    """``--data`` may hold one folder per council, named as the council's slug or with a name giving it."""
+    from iro_metrics.report.verify import data_folder
+
+    for name in ("Space Council", "other"):
+        (tmp_path / "data" / name / YEAR).mkdir(parents=True)
+    notebook = tmp_path / "outputs" / "space-council" / YEAR / "appendix.ipynb"
+    assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "Space Council"
+    assert data_folder(notebook, "unused", tmp_path / "data" / "other", "space-council") == tmp_path / "data" / "other"

@@ -150,7 +150,10 @@ def data_folder(notebook: Path, recorded: str, override: str | Path | None, slug
     one folder per council; else the folder the notebook records, relative to itself."""
     if override:
         base = Path(override).expanduser().resolve()
-        folder = base / slug if (base / slug).is_dir() else base
+        # the council's folder: named as its slug, or a name that gives it ("Space Council/", "space_council/")
+        named = sorted(d for d in base.iterdir() if d.is_dir() and Params(council=d.name, year="", data="").slug
+                       == slug) if base.is_dir() else []
+        folder = named[0] if named else base
         how = "given with --data or $" + DATA_ENV
     else:
         folder = (notebook.parent / recorded).resolve()
