@@ -143,3 +143,27 @@ def test_regional_summary(region):
     assert '<th class="num" scope="col">Southwark</th>' in page and '<th class="num" scope="col">Hull</th>' in page
     doc = json.loads((region / "outputs" / "hull" / "2024-25" / "metrics.json").read_text())
     assert f">{doc['indicators']['cla_at_31_march']['value']}<" in page
+
+
+@pytest.mark.build
+def test_regional_summary_shows_england_for_councils_built_without_la_code(region, tmp_path, monkeypatch):
+    """England's figure is DfE's whatever the council: a region built without la_code (whose metrics carry
+    no comparators) shows it as one built with la_code does, not "x"."""
+    import IPython.display
+
+    from iro_metrics.report import regional
+
+    shown: list[str] = []
+    monkeypatch.setattr(IPython.display, "display", lambda h: shown.append(h.data))
+    regional.summary(str(region / "outputs"), "2024-25")
+    for name in COUNCILS:
+        doc = json.loads((region / "outputs" / name / "2024-25" / "metrics.json").read_text())
+        for ind in doc["indicators"].values():
+            ind.pop("comparators", None)
+        (tmp_path / name / "2024-25").mkdir(parents=True)
+        (tmp_path / name / "2024-25" / "metrics.json").write_text(json.dumps(doc))
+    regional.summary(str(tmp_path), "2024-25")
+    with_codes, without = shown
+    england = published("cla_number_and_rate_per_10k_children.csv", None, "2025",
+                        population_type="Children looked after on 31 March each year")
+    assert without == with_codes and f">{int(england['children_count']):,}<" in without

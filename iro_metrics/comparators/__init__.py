@@ -125,6 +125,13 @@ def _figure(row: pd.Series) -> dict:
             "denominator": number(row["denominator"]), "area": row["name"], "release": row["release"]}
 
 
+def england(year: str, data: Path = DATA) -> dict[str, dict]:
+    """Per indicator: England's published figure for collection ``year`` (whatever the council)."""
+    t = table(data)
+    t = t[(t["year"] == year) & (t["level"] == "england")]
+    return {indicator: _figure(rows.iloc[0]) for indicator, rows in t.groupby("indicator", sort=True)}
+
+
 def lookup(la_code: str, year: str, local: Path | None = None, data: Path = DATA) -> dict[str, dict]:
     """Per indicator: the council's own published figure, England's, its region's and the mean of its
     statistical neighbours' published figures (suppressed ones left out), for collection ``year``."""

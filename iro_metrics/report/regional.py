@@ -32,7 +32,10 @@ def summary(outputs: str, year: str) -> None:
     """Shown by the regional notebook: one table, a row per indicator and a column per council."""
     from IPython.display import HTML, display
 
+    from iro_metrics.comparators import england as published
+
     docs = collect(outputs, year)
+    national = published(year)  # for councils built without la_code (their metrics carry no comparators)
     rows = []
     for mid in KEY_INDICATORS:
         m = REGISTRY[mid]
@@ -42,7 +45,7 @@ def summary(outputs: str, year: str) -> None:
             ind = doc["indicators"][mid]
             row[council] = _format(Indicator(ind["value"], ind["numerator"], ind["denominator"]), m.unit)
             england = england or ind.get("comparators", {}).get("england")
-        row["England"] = comparator_text(england, m.unit)
+        row["England"] = comparator_text(england or national.get(mid), m.unit)
         rows.append(row)
     ctx = Context("region", None, None, {}, {}, None, {}, {}, {})  # only numbers the tables
     plural = "s" if len(docs) != 1 else ""
