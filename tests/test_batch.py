@@ -56,7 +56,14 @@ def test_one_failure_stops_no_other(region, capsys):
     for town in ["north-town", "south-town"]:
         assert (region / "outputs" / town / "2024-25" / "appendix.pdf").exists()
     log = region / "outputs" / "east-town" / "2024-25.build.log"
-    assert "FatalDataError" in log.read_text()
+    logged = log.read_text()  # the user's own files: every problem, and no traceback
+    assert logged.startswith("2024-25/episodes.csv: the file is empty") and "2024-25/header.csv: required file " \
+        "missing" in logged and "Traceback" not in logged
+    # a later build of a council that had failed leaves no out-of-date log
+    stale = region / "outputs" / "north-town" / "2024-25.build.log"
+    stale.write_text("an earlier failure\n")
+    build(region / "params" / "north" / "2024-25.yaml", outputs=region / "outputs")
+    assert not stale.exists()
 
 
 def test_unchanged_council_years_are_skipped(region):

@@ -89,7 +89,9 @@ def build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
     if isinstance(error, FatalDataError):
         reason = f"the data cannot be used: {error.problems[0]}" + (
             f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else "")
-    return "failed", time.perf_counter() - start, reason, "".join(traceback.format_exception(error))
+    # the log: the message alone for the user's own input (it says what to fix), a traceback for anything else
+    detail = f"{error}\n" if isinstance(error, IroMetricsError) else "".join(traceback.format_exception(error))
+    return "failed", time.perf_counter() - start, reason, detail
 
 
 @dataclass

@@ -70,6 +70,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     with Publication(target, wait=wait) as pub:
         _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel,
                     reuse)
+    target.with_suffix(".build.log").unlink(missing_ok=True)  # a failed batch build's log, now out of date
     return target
 
 
