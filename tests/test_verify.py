@@ -334,3 +334,24 @@ def test_data_given_for_many_councils_finds_the_council_folder_by_its_name(tmp_p
     notebook = tmp_path / "outputs" / "space-council" / YEAR / "appendix.ipynb"
     assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "Space Council"
     assert data_folder(notebook, "unused", tmp_path / "data" / "other", "space-council") == tmp_path / "data" / "other"
+
+
+def test_an_input_file_not_at_hand_could_not_run_naming_it(tmp_path):
+    """The council's other inputs (here its population by ethnicity) are recorded relative to the notebook:
+    verifying a copy moved away from them says which file, as recorded and where it was looked for."""
+    import nbformat
+
+    from iro_metrics.report.verify import CouldNotRun, _verify
+
+    (tmp_path / "data" / YEAR).mkdir(parents=True)
+    folder = tmp_path / "copy" / YEAR
+    folder.mkdir(parents=True)
+    cell = nbformat.v4.new_code_cell(f"council = 'Demo Borough'\nyear = '{YEAR}'\ndata = '../../data'\n"
+                                     "population_by_ethnicity = '../../params/demo/ethnicity.csv'\n",
+                                     metadata={"tags": ["injected-parameters"]})
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), folder / "appendix.ipynb")
+    with pytest.raises(CouldNotRun) as e:
+        _verify(folder / "appendix.ipynb", None)
+    assert str(e.value).startswith(f"population_by_ethnicity: ../../params/demo/ethnicity.csv (recorded in the "
+                                   f"notebook, relative to it: {tmp_path / 'params' / 'demo' / 'ethnicity.csv'}) "
+                                   "is not at hand")

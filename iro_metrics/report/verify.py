@@ -173,6 +173,12 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     values = parameters(published)
     slug = Params(council=str(values["council"]), year=str(values["year"]), data="").slug
     data = data_folder(notebook, values["data"], override, slug)
+    for key in ("population_by_ethnicity", "comparators", "reference_docx"):  # the council's other inputs
+        if values.get(key) and not (folder / values[key]).exists():
+            raise CouldNotRun(f"{key}: {values[key]} (recorded in the notebook, relative to it: "
+                              f"{(folder / values[key]).resolve()}) is not at hand: verify needs the inputs the "
+                              "appendix was built from; verify it where it was built, beside its params folder, or "
+                              "put the file there")
     local = (folder / values["comparators"]).resolve() if values.get("comparators") else None
     with tempfile.TemporaryDirectory(prefix="iro-verify-") as tmp, contextlib.ExitStack() as stack:
         from iro_metrics.report.nbval_capture import start_kernel, stop_kernel
