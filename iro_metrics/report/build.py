@@ -62,9 +62,6 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     clock = _Clock(timings)
     params_path = Path(params_path)
     params, data_dir = load_params(params_path)
-    if not data_dir.is_dir():  # named as the params file names it (the notebook would name it from elsewhere)
-        raise ParamsError(params_path, [f"data: {params.data}: no such folder (relative to the params file: "
-                                        f"{data_dir})"])
     target = output_dir(outputs, params.slug, params.year)
     # one build of the folder at a time; an interrupted one is repaired first
     with Publication(target, wait=wait) as pub:
@@ -94,6 +91,9 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
                 kernel = stack.enter_context(Kernel(preload=PRELOAD, helper=True))
             kernel.launch()  # it starts while this process writes and parameterises the notebook
             C.check_quotes(notes, names(), C.sections(template), notes_file)  # a bad quote fails now, naming its line
+            if not data_dir.is_dir():  # named as the params file names it (the notebook names it from elsewhere)
+                raise ParamsError(params_path, [f"data: {params.data}: no such folder (relative to the params "
+                                                f"file: {data_dir})"])
             warm_up()  # while the kernel starts: the page renders about 0.7 s faster afterwards
             nb = _execute(params_path, params, data_dir, template, work, kernel)
             clock.lap("execute")
