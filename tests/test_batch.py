@@ -39,11 +39,13 @@ def test_one_failure_stops_no_other(region, capsys):
     """Bad data, or a params file that cannot be used (each listed, not only the first), fails its own
     council only."""
     typo, unreadable = region / "typo" / "2024-25.yaml", region / "unreadable" / "2024-25.yaml"
+    nowhere = region / "nowhere" / "2024-25.yaml"
     for path, text in [(typo, "council: Typo Town\nyear: 2024-25\ndata: ../data\npopulaton: 52000\n"),
-                       (unreadable, "council: [Unclosed\n")]:
+                       (unreadable, "council: [Unclosed\n"),
+                       (nowhere, "council: Nowhere Town\nyear: 2024-25\ndata: ../no-such-data\n")]:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
-    assert main(["build-all", *map(str, params(region)), str(typo), str(unreadable), "--outputs",
+    assert main(["build-all", *map(str, params(region)), str(typo), str(unreadable), str(nowhere), "--outputs",
                  str(region / "outputs"), "--workers", "2"]) == 1
     out = capsys.readouterr().out
     assert "East Town" in out and "2024-25  failed" in out
@@ -52,7 +54,9 @@ def test_one_failure_stops_no_other(region, capsys):
                      r"unknown key \(did you mean population\?\)", out)
     assert re.search(rf"{re.escape(str(unreadable))} +2024-25  failed +0.0  the params file cannot be used: not "
                      "valid YAML", out)
-    assert "2 built, 0 unchanged (skipped), 3 failed" in out
+    assert re.search(r"Nowhere Town +2024-25  failed +\d+\.\d  the params file cannot be used: data: \.\./no-such-data: "
+                     r"no such folder \(relative to the params file: ", out)
+    assert "2 built, 0 unchanged (skipped), 4 failed" in out
     for town in ["north-town", "south-town"]:
         assert (region / "outputs" / town / "2024-25" / "appendix.pdf").exists()
     log = region / "outputs" / "east-town" / "2024-25.build.log"

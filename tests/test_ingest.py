@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -133,13 +135,31 @@ def test_a_date_column_in_another_format_refuses_the_file_rather_than_publish_no
     episodes = year_dir(tmp_path) / "episodes.csv"
     lines = episodes.read_text().splitlines(keepends=True)
     dates = r"(\d{2})/(\d{2})/(\d{4})"
-    [problem] = fatal_after(tmp_path, episodes, "".join(lines[:1] + [re.sub(dates, written, x) for x in lines[1:]]))
+    reviews = year_dir(tmp_path) / "reviews.csv"
+    reviews_text = reviews.read_text()
+    reviews.write_text(re.sub(dates, written, reviews_text))  # a second file in another format: named too
+    problem, also = fatal_after(tmp_path, episodes, "".join(lines[:1] + [re.sub(dates, written, x)
+                                                                        for x in lines[1:]]))
     first = re.match(r"[^,]*,(\d{2})/(\d{2})/(\d{4})", lines[1])
-    assert problem.startswith(f"2024-25/episodes.csv, row 2, column DECOM: {len(lines) - 1} of {len(lines) - 1} rows"
-                              if "-" in written else "2024-25/episodes.csv, row ")
+    assert problem.startswith(f"2024-25/episodes.csv, row 2, column DECOM: {len(lines) - 1} of the {len(lines) - 1} "
+                              "dates" if "-" in written else "2024-25/episodes.csv, row ")
     assert hint in problem and "export it again from the source system with dates as dd/mm/yyyy" in problem
+    assert also.startswith("2024-25/reviews.csv, row ")
     if "-" in written:  # the value shown is the file's own (not a child identifier)
         assert f"such as '{first[3]}-{first[2]}-{first[1]}'" in problem
+    reviews.write_text(reviews_text)
+    if "-" in written:  # an optional column, blank in many rows: the share is of the dates it holds
+        rows = list(csv.reader(io.StringIO("".join(lines))))
+        dec = rows[0].index("DEC")
+        ended = [k for k, row in enumerate(rows) if k and row[dec]]
+        changed = ended[:int(len(ended) * 0.8)]
+        assert len(ended) / 2 <= len(changed) < (len(rows) - 1) / 2  # most of its dates, under half the rows
+        for k in changed:
+            rows[k][dec] = re.sub(dates, written, rows[k][dec])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        [problem] = fatal_after(tmp_path, episodes, out.getvalue())
+        assert f"column DEC: {len(changed)} of the {len(ended)} dates are not real dates" in problem
     few = lines[:1] + [re.sub(dates, r"\3-\2-\1", x) if k < 4 else x for k, x in enumerate(lines[1:])]
     episodes.write_text("".join(few))
     f = findings(tmp_path)

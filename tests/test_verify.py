@@ -334,6 +334,8 @@ def test_data_given_for_many_councils_finds_the_council_folder_by_its_name(tmp_p
     notebook = tmp_path / "outputs" / "space-council" / YEAR / "appendix.ipynb"
     assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "Space Council"
     assert data_folder(notebook, "unused", tmp_path / "data" / "other", "space-council") == tmp_path / "data" / "other"
+    (tmp_path / "data" / "space-council" / YEAR).mkdir(parents=True)  # the slug itself comes first
+    assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "space-council"
 
 
 def test_an_input_file_not_at_hand_could_not_run_naming_it(tmp_path):

@@ -125,9 +125,9 @@ def _figure(row: pd.Series) -> dict:
             "denominator": number(row["denominator"]), "area": row["name"], "release": row["release"]}
 
 
-def england(year: str, data: Path = DATA) -> dict[str, dict]:
+def england(year: str, data: Path = DATA, local: Path | None = None) -> dict[str, dict]:
     """Per indicator: England's published figure for collection ``year`` (whatever the council)."""
-    t = table(data)
+    t = table(data, local)
     t = t[(t["year"] == year) & (t["level"] == "england")]
     return {indicator: _figure(rows.iloc[0]) for indicator, rows in t.groupby("indicator", sort=True)}
 
@@ -145,14 +145,15 @@ def lookup(la_code: str, year: str, local: Path | None = None, data: Path = DATA
     region_code = council["region_code"].iloc[0] if len(council) else ""
     old_code = council["old_la_code"].iloc[0] if len(council) else ""
     sn_codes = set(neighbours(data).get(old_code, []))
+    national = england(year, data, local)
     out: dict[str, dict] = {}
     for indicator, rows in t.groupby("indicator", sort=True):
         entry: dict = {}
-        for level, key in (("council", "council"), ("england", "england")):
-            sel = rows[rows["level"] == level]
-            sel = sel[sel["code"] == la_code] if level == "council" else sel
-            if len(sel):
-                entry[key] = _figure(sel.iloc[0])
+        own = rows[(rows["level"] == "council") & (rows["code"] == la_code)]
+        if len(own):
+            entry["council"] = _figure(own.iloc[0])
+        if indicator in national:
+            entry["england"] = national[indicator]
         region = rows[(rows["level"] == "region") & (rows["code"] == region_code)] if region_code else rows.iloc[:0]
         if len(region):
             entry["region"] = _figure(region.iloc[0])

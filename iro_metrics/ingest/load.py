@@ -363,6 +363,7 @@ def _check_return(cy: CollectionYear, raws: list[RawTable]) -> _Return:
     found = F.Findings()
     typed: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
+    refused: list[Problem] = []  # every file refused (a date column in another format), not only the first
     for r in raws:
         files.setdefault(r.label, sha256_file(r.path))
         if not len(r.frame) and r.table.source == "iro":  # (an empty required table is fatal; an empty
@@ -375,7 +376,13 @@ def _check_return(cy: CollectionYear, raws: list[RawTable]) -> _Return:
                              f"the {r.table.key} table starts in {r.table.first_year.label}; "
                              f"{len(r.frame)} rows ignored for {cy.label}"))
             continue
-        df = type_table(r, cy, found)
+        try:
+            df = type_table(r, cy, found)
+        except FatalDataError as e:
+            refused += e.problems
+            continue
         df["_year"] = cy.start_year
         typed[r.table.key] = df
+    if refused:
+        raise FatalDataError(refused)
     return _Return(check_return(typed, cy, found), found, files)

@@ -221,22 +221,22 @@ def _dates(s: pd.Series, iso: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     return parsed, bad_format, invalid
 
 
-#: a date column is written in another format when at least this share of the file's rows (and at least
-#: ``WRONG_FORMAT_ROWS`` rows) are not dd/mm/yyyy: the file is refused rather than nearly all its rows excluded
+#: a date column is written in another format when at least this share of its filled cells (and at least
+#: ``WRONG_FORMAT_ROWS`` of them) are not dd/mm/yyyy: the file is refused rather than those rows excluded
 WRONG_FORMAT_SHARE, WRONG_FORMAT_ROWS = 0.5, 5
 
 
 _US = re.compile(r"\d{1,2}/(1[3-9]|2\d|3[01])/\d{4}")  # month first: the second number cannot be a month
 
 
-def _not_a_date_column(bad: np.ndarray, values: np.ndarray, rows: np.ndarray, col: spec.Column, iso_ok: bool,
-                       label: str) -> None:
+def _not_a_date_column(bad: np.ndarray, filled: int, values: np.ndarray, rows: np.ndarray, col: spec.Column,
+                       iso_ok: bool, label: str) -> None:
     """Refuse a file whose date column is written in another format (an export or a spreadsheet's
     re-save writing 2024-03-31, or 03/31/2024 month first): excluding its rows one by one would publish
     figures of almost nothing. ``bad`` marks the rows whose date is not in the format or not a real
-    date. A few such dates are findings, each row excluded."""
+    date, of the ``filled`` rows with a date. A few such dates are findings, each row excluded."""
     n = int(bad.sum())
-    if n < max(WRONG_FORMAT_ROWS, WRONG_FORMAT_SHARE * len(bad)):
+    if n < max(WRONG_FORMAT_ROWS, WRONG_FORMAT_SHARE * filled):
         return
     first = int(np.argmax(bad))
     example = "" if spec.is_identifier(col) else f", such as {str(values[first]).strip()!r}"
@@ -249,7 +249,7 @@ def _not_a_date_column(bad: np.ndarray, values: np.ndarray, rows: np.ndarray, co
         how = "A spreadsheet re-saving the file may have changed them"
     expected = "dd/mm/yyyy (or yyyy-mm-dd)" if iso_ok else "dd/mm/yyyy"
     raise FatalDataError([Problem(
-        label, f"{n} of {len(bad)} rows do not hold a real date written {expected}{example}: the column is in "
+        label, f"{n} of the {filled} dates are not real dates written {expected}{example}: the column is in "
                f"another format, so the file is not used. {how}: export it again from the source system with "
                "dates as dd/mm/yyyy (in a spreadsheet, format the column as dd/mm/yyyy before saving as CSV)",
         column=col.dfe_name, row=int(rows[first]))])
@@ -335,8 +335,8 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             exclude |= blank
         if col.type == "date":
             parsed_u, bad_format_u, invalid_u = _dates(u, iso_ok)
-            _not_a_date_column((bad_format_u | invalid_u).to_numpy()[codes], u_raw.to_numpy()[codes], rows, col,
-                               iso_ok, label)
+            _not_a_date_column((bad_format_u | invalid_u).to_numpy()[codes], int((~blank).sum()),
+                               u_raw.to_numpy()[codes], rows, col, iso_ok, label)
             for mask_u, rule, msg in ((bad_format_u, "date-format",
                                        "expected a date written dd/mm/yyyy with a 4-digit year"),
                                       (invalid_u, "date-invalid", None)):

@@ -21,8 +21,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from iro_metrics.errors import FatalDataError, IroMetricsError
+from iro_metrics.errors import FatalDataError, UsageError, os_error_message
 from iro_metrics.report.build import NOTEBOOK, build, output_dir
+from iro_metrics.report.commentary import CommentaryError
 from iro_metrics.report.kernel import PRELOAD, Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
 from iro_metrics.report.params import Params, ParamsError, load_params
@@ -89,9 +90,19 @@ def build_one(params_path: Path, outputs: Path) -> tuple[str, float, str, str]:
     if isinstance(error, FatalDataError):
         reason = f"the data cannot be used: {error.problems[0]}" + (
             f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else "")
+    elif isinstance(error, ParamsError):
+        reason = _params_reason(error)
     # the log: the message alone for the user's own input (it says what to fix), a traceback for anything else
-    detail = f"{error}\n" if isinstance(error, IroMetricsError) else "".join(traceback.format_exception(error))
+    detail = f"{error}\n" if isinstance(error, USERS_OWN) else "".join(traceback.format_exception(error))
     return "failed", time.perf_counter() - start, reason, detail
+
+
+#: errors in the council's own files (its data, params and commentary), each saying what to fix
+USERS_OWN = (FatalDataError, UsageError, ParamsError, CommentaryError)
+
+
+def _params_reason(error: ParamsError) -> str:
+    return " ".join(f"the params file cannot be used: {'; '.join(error.problems)}".split())  # on one line
 
 
 @dataclass
@@ -116,9 +127,9 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
     for p in map(Path, params):
         try:
             params_obj, _ = load_params(p)
-        except IroMetricsError as e:  # this council-year fails; the others are built
-            problems = e.problems if isinstance(e, ParamsError) else [str(e)]
-            reason = " ".join(f"the params file cannot be used: {'; '.join(problems)}".split())  # one line
+        except (ParamsError, OSError) as e:  # this council-year fails; the others are built
+            reason = _params_reason(e) if isinstance(e, ParamsError) else \
+                f"the params file cannot be read: {os_error_message(e)}"
             results.append(Result(p, str(p), p.stem, "failed", 0.0, reason))
             continue
         if not force and up_to_date(p, params_obj, outputs):

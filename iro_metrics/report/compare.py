@@ -363,6 +363,8 @@ def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
         for attributes, content in _CELL.findall(xml):
             ref, kind = re.search(r'\br="([A-Z]+[0-9]+)"', attributes), re.search(r'\bt="(\w+)"', attributes)
             kind = kind.group(1) if kind else ""
+            if ref is None:  # a cell whose place is left to its position: not written by any program we know
+                continue
             if kind == "inlineStr":  # as other programs (openpyxl, LibreOffice) write text
                 value = html.unescape("".join(re.findall(r"<t[^>]*>([^<]*)</t>", content)))
             elif (v := re.search(r"<v>([^<]*)</v>", content)) is not None:

@@ -151,8 +151,8 @@ def data_folder(notebook: Path, recorded: str, override: str | Path | None, slug
     if override:
         base = Path(override).expanduser().resolve()
         # the council's folder: named as its slug, or a name that gives it ("Space Council/", "space_council/")
-        named = sorted(d for d in base.iterdir() if d.is_dir() and Params(council=d.name, year="", data="").slug
-                       == slug) if base.is_dir() else []
+        named = sorted((d for d in base.iterdir() if d.is_dir() and Params(council=d.name, year="", data="").slug
+                        == slug), key=lambda d: (d.name != slug, d.name)) if base.is_dir() else []
         folder = named[0] if named else base
         how = "given with --data or $" + DATA_ENV
     else:
