@@ -121,6 +121,10 @@ def test_a_data_folder_that_does_not_exist_is_named_as_the_params_file_names_it(
     err = capsys.readouterr().err
     assert f"data: ../../data/nowhere: no such folder (relative to the params file: {tmp_path / 'data' / 'nowhere'})" \
         in err and "Traceback" not in err
+    (tmp_path / "data" / "nowhere").mkdir(parents=True)  # a folder, but with no return in it
+    assert main(["build", str(p), "--outputs", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "error: ../../data/nowhere: expected one folder per collection year named like 2024-25/" in err
 
 
 def test_params_not_utf8(tmp_path, capsys):

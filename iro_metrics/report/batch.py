@@ -134,6 +134,8 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
             continue
         if not force and up_to_date(p, params_obj, outputs):
             results.append(Result(p, params_obj.council, params_obj.year, "skipped", 0.0))
+            # its outputs are those of its inputs: a failed build's log from meanwhile is out of date
+            output_dir(outputs, params_obj.slug, params_obj.year).with_suffix(".build.log").unlink(missing_ok=True)
         else:
             todo.append((p, params_obj))
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 
+from iro_metrics.errors import UsageError
 from iro_metrics.report import commentary as C
 from iro_metrics.report.figures import WRITTEN, after_last_cell, names, quotable
 from iro_metrics.report.kernel import PRELOAD, Kernel, execute, replay
@@ -92,8 +93,8 @@ def _build_into(pub: Publication, params_path: Path, params: Params, data_dir: P
             kernel.launch()  # it starts while this process writes and parameterises the notebook
             C.check_quotes(notes, names(), C.sections(template), notes_file)  # a bad quote fails now, naming its line
             if not data_dir.is_dir():  # named as the params file names it (the notebook names it from elsewhere)
-                raise ParamsError(params_path, [f"data: {params.data}: no such folder (relative to the params "
-                                                f"file: {data_dir})"])
+                raise ParamsError(params_path, [f"data: {params.data}: {'not a' if data_dir.exists() else 'no such'} "
+                                                f"folder (relative to the params file: {data_dir})"])
             warm_up()  # while the kernel starts: the page renders about 0.7 s faster afterwards
             nb = _execute(params_path, params, data_dir, template, work, kernel)
             clock.lap("execute")
@@ -135,8 +136,13 @@ def _execute(params_path: Path, params: Params, data_dir: Path, template: nbform
         lookup(params.la_code, params.year, local=local)
     nbformat.write(template, work / "template.ipynb")
     out = work / "appendix.ipynb"
-    nb = execute(work / "template.ipynb", out, parameters(params, out, data_dir, local, by_ethnicity, params_path),
-                 kernel)
+    values = parameters(params, out, data_dir, local, by_ethnicity, params_path)
+    try:
+        nb = execute(work / "template.ipynb", out, values, kernel)
+    except UsageError as e:  # the notebook names the data folder relative to itself: name it as the params do
+        if str(e).startswith(f"{Path(values['data'])}:"):
+            raise UsageError(f"{params.data}{str(e)[len(str(Path(values['data']))):]}") from None
+        raise
     (work / "template.ipynb").unlink()
     return nb
 
