@@ -127,6 +127,23 @@ def test_a_data_folder_that_does_not_exist_is_named_as_the_params_file_names_it(
     assert "error: ../../data/nowhere: expected one folder per collection year named like 2024-25/" in err
 
 
+def test_a_params_file_that_is_not_yaml_says_where(tmp_path):
+    p = write(tmp_path / "p.yaml", "council: [Unclosed\n")
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    assert e.value.problems == ["not valid YAML: expected ',' or ']', but got '<stream end>' (line 2, column 1)"]
+
+
+def test_params_names_a_council_from_its_folder_as_written(tmp_path):
+    from iro_metrics.report.params import scaffold
+
+    for folder in ("st. mary's & hove", "demo-borough"):
+        (tmp_path / "data" / folder / "2024-25").mkdir(parents=True)
+    scaffold(tmp_path / "data", "2024-25", out=tmp_path / "params")
+    names = sorted(load_params(p)[0].council for p in (tmp_path / "params").glob("*/2024-25.yaml"))
+    assert names == ["Demo Borough", "St. Mary's & Hove"]  # not "Mary'S"
+
+
 def test_params_not_utf8(tmp_path, capsys):
     p = tmp_path / "p.yaml"
     p.write_bytes("council: Ynys Môn\nyear: 2024-25\ndata: d\n".encode("cp1252"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -119,18 +121,24 @@ def test_two_digit_year(good):
     assert row["message"] == "expected a date written dd/mm/yyyy with a 4-digit year"
 
 
+def _serial(m: re.Match) -> str:
+    """A date as a spreadsheet's day number (a date cell saved without its format)."""
+    return str((dt.date(int(m[3]), int(m[2]), int(m[1])) - dt.date(1899, 12, 30)).days)
+
+
 @pytest.mark.parametrize("written, hint", [
     (r"\3-\2-\1", "They look like yyyy-mm-dd"),  # an export in ISO dates
     (r"\2/\1/\3", "They look like mm/dd/yyyy, month first"),  # a spreadsheet set to US dates
+    (r"\1-Mar-\3", "They are written with the month's name"),
+    (_serial, "They look like a spreadsheet's day numbers"),
 ])
 def test_a_date_column_in_another_format_refuses_the_file_rather_than_publish_nothing(tmp_path, written, hint):
     """Excluding every row with a date not written dd/mm/yyyy, one by one, published a report of zeros
     from a file an export or a spreadsheet had written in another format. At least half the rows (and at
     least five): the file is refused, naming the column, the first row and what to do. Fewer: findings."""
-    import re
-
     from iro_metrics.synth import SynthConfig, write_council
 
+    iso = written == r"\3-\2-\1"
     write_council(tmp_path, SynthConfig(children=60, seed=3))
     episodes = year_dir(tmp_path) / "episodes.csv"
     lines = episodes.read_text().splitlines(keepends=True)
@@ -142,13 +150,13 @@ def test_a_date_column_in_another_format_refuses_the_file_rather_than_publish_no
                                                                         for x in lines[1:]]))
     first = re.match(r"[^,]*,(\d{2})/(\d{2})/(\d{4})", lines[1])
     assert problem.startswith(f"2024-25/episodes.csv, row 2, column DECOM: {len(lines) - 1} of the {len(lines) - 1} "
-                              "dates" if "-" in written else "2024-25/episodes.csv, row ")
+                              "dates" if iso else "2024-25/episodes.csv, row ")
     assert hint in problem and "export it again from the source system with dates as dd/mm/yyyy" in problem
     assert also.startswith("2024-25/reviews.csv, row ")
-    if "-" in written:  # the value shown is the file's own (not a child identifier)
+    if iso:  # the value shown is the file's own (not a child identifier)
         assert f"such as '{first[3]}-{first[2]}-{first[1]}'" in problem
     reviews.write_text(reviews_text)
-    if "-" in written:  # an optional column, blank in many rows: the share is of the dates it holds
+    if iso:  # an optional column, blank in many rows: the share is of the dates it holds
         rows = list(csv.reader(io.StringIO("".join(lines))))
         dec = rows[0].index("DEC")
         ended = [k for k, row in enumerate(rows) if k and row[dec]]

@@ -245,6 +245,10 @@ def _not_a_date_column(bad: np.ndarray, filled: int, values: np.ndarray, rows: n
         how = "They look like yyyy-mm-dd, which the DfE's 903 does not accept"
     elif any(_US.fullmatch(v) for v in sample):
         how = "They look like mm/dd/yyyy, month first (a spreadsheet set to US dates)"
+    elif all(re.fullmatch(r"\d{5}(\.0+)?", v) for v in sample):
+        how = "They look like a spreadsheet's day numbers (45382 for 31/03/2024), saved without a date format"
+    elif all(re.search(r"[A-Za-z]{3}", v) for v in sample):
+        how = "They are written with the month's name (31-Mar-2024)"
     else:
         how = "A spreadsheet re-saving the file may have changed them"
     expected = "dd/mm/yyyy (or yyyy-mm-dd)" if iso_ok else "dd/mm/yyyy"

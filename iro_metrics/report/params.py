@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import string
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def load_params(path: str | Path) -> tuple[Params, Path]:
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:
-        raise ParamsError(path, [f"not valid YAML: {e}"]) from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ParamsError(path, [f"not valid YAML: {getattr(e, 'problem', None) or e}{where}"]) from None
     if not isinstance(raw, dict):
         raise ParamsError(path, ["expected key: value lines"])
     problems: list[str] = []
@@ -147,7 +150,7 @@ def scaffold(data: str | Path, year: str, out: str | Path = "params") -> list[tu
     if not data.is_dir():
         raise UsageError(f"{data}: no such folder")
     trees = sorted(d for d in data.iterdir() if d.is_dir() and (d / cy.label).is_dir())
-    found = [(d.name.replace("-", " ").replace("_", " ").title(), d, None) for d in trees]
+    found = [(string.capwords(d.name.replace("-", " ").replace("_", " ")), d, None) for d in trees]
     if not found:
         found = [(la, data, la) for la in liia_councils(data)]
     if not found:
