@@ -326,14 +326,18 @@ def test_verify_renders_the_pages_at_a_lower_priority_than_the_re_execution():
 
 
 def test_data_given_for_many_councils_finds_the_council_folder_by_its_name(tmp_path):
-    """``--data`` may hold one folder per council, named as the council's slug or with a name giving it."""
-    from iro_metrics.report.verify import data_folder
+    """``--data`` may hold one folder per council, named as the council's slug or with a name giving it
+    (two such names, and none the slug itself: which is meant is not guessed)."""
+    from iro_metrics.report.verify import CouldNotRun, data_folder
 
     for name in ("Space Council", "other"):
         (tmp_path / "data" / name / YEAR).mkdir(parents=True)
     notebook = tmp_path / "outputs" / "space-council" / YEAR / "appendix.ipynb"
     assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "Space Council"
     assert data_folder(notebook, "unused", tmp_path / "data" / "other", "space-council") == tmp_path / "data" / "other"
+    (tmp_path / "data" / "SPACE_COUNCIL" / YEAR).mkdir(parents=True)
+    with pytest.raises(CouldNotRun, match="holds more than one folder for this council .SPACE_COUNCIL, Space Council."):
+        data_folder(notebook, "unused", tmp_path / "data", "space-council")
     (tmp_path / "data" / "space-council" / YEAR).mkdir(parents=True)  # the slug itself comes first
     assert data_folder(notebook, "unused", tmp_path / "data", "space-council") == tmp_path / "data" / "space-council"
 

@@ -336,18 +336,28 @@ def xlsx_differences(artefact: str, expected: bytes, found: bytes) -> list[Diffe
         a, b = _xlsx_cells(expected), _xlsx_cells(found)
     except (zipfile.BadZipFile, KeyError) as e:
         return [Difference(artefact, "", "a spreadsheet", f"unreadable ({type(e).__name__})")]
-    out = [Difference(artefact, sheet, show(a.get((sheet, ref), "")), show(b.get((sheet, ref), "")), f"cell {ref}")
-           for sheet, ref in sorted(set(a) | set(b)) if a.get((sheet, ref)) != b.get((sheet, ref))]
+    out = []
+    for sheet, ref in sorted(set(a) | set(b)):
+        x, y = a.get((sheet, ref), ("", True)), b.get((sheet, ref), ("", True))
+        if x != y:
+            kinds = x[0] == y[0]  # the same characters: a number in one, text in the other (Excel sums no text)
+            out.append(Difference(artefact, sheet, _cell_shown(x, kinds), _cell_shown(y, kinds), f"cell {ref}"))
     return capped(out, artefact) or [
         Difference(artefact, "", "the spreadsheet rebuilt from the tables", "the same values in a different file",
                    "layout or styles")]
 
 
+def _cell_shown(cell: tuple[str, bool], kind: bool) -> str:
+    value, text = cell
+    return f"the {'text' if text else 'number'} {show(value)}" if kind else show(value)
+
+
 _CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", flags=re.S)  # a cell's attributes and content
 
 
-def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
-    """(sheet name, cell reference) -> the value shown, from the workbook's XML (standard library)."""
+def _xlsx_cells(data: bytes) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(sheet name, cell reference) -> (the value shown, whether it is text), from the workbook's XML
+    (standard library)."""
     z = zipfile.ZipFile(io.BytesIO(data))
     shared = [html.unescape("".join(re.findall(r"<t[^>]*>([^<]*)</t>", si)))
               for si in re.findall(r"<si>.*?</si>", z.read("xl/sharedStrings.xml").decode("utf-8"), flags=re.S)] \
@@ -371,5 +381,5 @@ def _xlsx_cells(data: bytes) -> dict[tuple[str, str], str]:
                 value = shared[int(v.group(1))] if kind == "s" else html.unescape(v.group(1))
             else:  # a cell with a style and no value
                 continue
-            cells[(html.unescape(name), ref.group(1))] = value
+            cells[(html.unescape(name), ref.group(1))] = (value, kind in ("s", "inlineStr", "str"))
     return cells

@@ -153,6 +153,9 @@ def data_folder(notebook: Path, recorded: str, override: str | Path | None, slug
         # the council's folder: named as its slug, or a name that gives it ("Space Council/", "space_council/")
         named = sorted((d for d in base.iterdir() if d.is_dir() and Params(council=d.name, year="", data="").slug
                         == slug), key=lambda d: (d.name != slug, d.name)) if base.is_dir() else []
+        if len(named) > 1 and named[0].name != slug:
+            raise CouldNotRun(f"{base} (given with --data or ${DATA_ENV}) holds more than one folder for this council "
+                              f"({', '.join(d.name for d in named)}): give the council's own folder")
         folder = named[0] if named else base
         how = "given with --data or $" + DATA_ENV
     else:
