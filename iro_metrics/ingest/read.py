@@ -229,18 +229,22 @@ WRONG_FORMAT_SHARE, WRONG_FORMAT_ROWS = 0.5, 5
 _US = re.compile(r"\d{1,2}/(1[3-9]|2\d|3[01])/\d{4}")  # month first: the second number cannot be a month
 
 
-def _not_a_date_column(bad: np.ndarray, filled: int, values: np.ndarray, rows: np.ndarray, col: spec.Column,
-                       iso_ok: bool, label: str) -> None:
+def _not_a_date_column(bad_u: np.ndarray, codes: np.ndarray, filled: int, values_u: np.ndarray, rows: np.ndarray,
+                       col: spec.Column, iso_ok: bool, label: str) -> None:
     """Refuse a file whose date column is written in another format (an export or a spreadsheet's
     re-save writing 2024-03-31, or 03/31/2024 month first): excluding its rows one by one would publish
-    figures of almost nothing. ``bad`` marks the rows whose date is not in the format or not a real
-    date, of the ``filled`` rows with a date. A few such dates are findings, each row excluded."""
+    figures of almost nothing. ``bad_u`` marks the distinct values (``values_u``; each row's is its
+    ``codes``) that are not in the format or not a real date, of the ``filled`` rows with a date. A few
+    such dates are findings, each row excluded."""
+    if not bad_u.any():  # the usual case: nothing to count
+        return
+    bad = bad_u[codes]
     n = int(bad.sum())
     if n < max(WRONG_FORMAT_ROWS, WRONG_FORMAT_SHARE * filled):
         return
     first = int(np.argmax(bad))
-    example = "" if spec.is_identifier(col) else f", such as {str(values[first]).strip()!r}"
-    sample = [str(v).strip() for v in values[bad][:50]]
+    example = "" if spec.is_identifier(col) else f", such as {str(values_u[codes[first]]).strip()!r}"
+    sample = [str(v).strip() for v in values_u[bad_u][:50]]
     if not iso_ok and all(re.fullmatch(_ISO, v) for v in sample):
         how = "They look like yyyy-mm-dd, which the DfE's 903 does not accept"
     elif any(_US.fullmatch(v) for v in sample):
@@ -339,8 +343,8 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             exclude |= blank
         if col.type == "date":
             parsed_u, bad_format_u, invalid_u = _dates(u, iso_ok)
-            _not_a_date_column((bad_format_u | invalid_u).to_numpy()[codes], int((~blank).sum()),
-                               u_raw.to_numpy()[codes], rows, col, iso_ok, label)
+            _not_a_date_column((bad_format_u | invalid_u).to_numpy(), codes, int((~blank).sum()), u_raw.to_numpy(),
+                               rows, col, iso_ok, label)
             for mask_u, rule, msg in ((bad_format_u, "date-format",
                                        "expected a date written dd/mm/yyyy with a 4-digit year"),
                                       (invalid_u, "date-invalid", None)):
