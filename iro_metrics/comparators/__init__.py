@@ -125,10 +125,14 @@ def _figure(row: pd.Series) -> dict:
             "denominator": number(row["denominator"]), "area": row["name"], "release": row["release"]}
 
 
-def england(year: str, data: Path = DATA, local: Path | None = None) -> dict[str, dict]:
+def england(year: str, data: Path = DATA) -> dict[str, dict]:
     """Per indicator: England's published figure for collection ``year`` (whatever the council)."""
-    t = table(data, local)
-    t = t[(t["year"] == year) & (t["level"] == "england")]
+    t = table(data)
+    return _england(t[t["year"] == year])
+
+
+def _england(year_rows: pd.DataFrame) -> dict[str, dict]:
+    t = year_rows[year_rows["level"] == "england"]
     return {indicator: _figure(rows.iloc[0]) for indicator, rows in t.groupby("indicator", sort=True)}
 
 
@@ -145,7 +149,7 @@ def lookup(la_code: str, year: str, local: Path | None = None, data: Path = DATA
     region_code = council["region_code"].iloc[0] if len(council) else ""
     old_code = council["old_la_code"].iloc[0] if len(council) else ""
     sn_codes = set(neighbours(data).get(old_code, []))
-    national = england(year, data, local)
+    national = _england(t)
     out: dict[str, dict] = {}
     for indicator, rows in t.groupby("indicator", sort=True):
         entry: dict = {}

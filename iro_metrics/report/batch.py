@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iro_metrics.errors import FatalDataError, UsageError, os_error_message
-from iro_metrics.report.build import NOTEBOOK, build, output_dir
+from iro_metrics.report.build import NOTEBOOK, build, failure_log, output_dir
 from iro_metrics.report.commentary import CommentaryError
 from iro_metrics.report.kernel import PRELOAD, Kernel, KernelError
 from iro_metrics.report.manifest import MANIFEST, manifest
@@ -135,7 +135,7 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
         if not force and up_to_date(p, params_obj, outputs):
             results.append(Result(p, params_obj.council, params_obj.year, "skipped", 0.0))
             # its outputs are those of its inputs: a failed build's log from meanwhile is out of date
-            output_dir(outputs, params_obj.slug, params_obj.year).with_suffix(".build.log").unlink(missing_ok=True)
+            failure_log(output_dir(outputs, params_obj.slug, params_obj.year)).unlink(missing_ok=True)
         else:
             todo.append((p, params_obj))
     started = time.perf_counter()
@@ -143,7 +143,7 @@ def build_all(params: Iterable[str | Path], outputs: str | Path = "outputs", wor
     with _runner(workers, scheduler) as submit:
         for done, ((p, obj), finished) in enumerate(submit(build_one, [(p.resolve(), outputs) for p, _ in todo], todo), 1):
             status, seconds, reason, detail = finished
-            log = output_dir(outputs, obj.slug, obj.year).with_suffix(".build.log")
+            log = failure_log(output_dir(outputs, obj.slug, obj.year))
             results.append(Result(p, obj.council, obj.year, status, seconds, reason))
             if status == "failed":
                 failed += 1

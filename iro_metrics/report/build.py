@@ -43,6 +43,11 @@ def output_dir(root: str | Path, council_slug: str, year: str) -> Path:
     return Path(root) / council_slug / year
 
 
+def failure_log(target: Path) -> Path:
+    """Where a failed batch build of the outputs folder ``target`` leaves its log (beside the folder)."""
+    return target.with_suffix(".build.log")
+
+
 def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Path = NOTEBOOK,
           timings: dict[str, float] | None = None, final: bool = False,
           discard_notebook_edits: bool = False, kernel: Kernel | None = None, reuse: bool = True,
@@ -68,7 +73,7 @@ def build(params_path: str | Path, outputs: str | Path = "outputs", notebook: Pa
     with Publication(target, wait=wait) as pub:
         _build_into(pub, params_path, params, data_dir, notebook, clock, final, discard_notebook_edits, kernel,
                     reuse)
-    target.with_suffix(".build.log").unlink(missing_ok=True)  # a failed batch build's log, now out of date
+    failure_log(target).unlink(missing_ok=True)  # a failed batch build's, now out of date
     return target
 
 

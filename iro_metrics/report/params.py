@@ -48,7 +48,12 @@ class Params:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.council.lower()).strip("-")
+        return slug(self.council)
+
+
+def slug(council: str) -> str:
+    """A council's name as its outputs folder is named (``Demo Borough`` -> ``demo-borough``)."""
+    return re.sub(r"[^a-z0-9]+", "-", council.lower()).strip("-")
 
 
 _TYPES = {"council": str, "year": str, "data": str, "la_code": str, "la": str, "population": int,
@@ -158,7 +163,7 @@ def scaffold(data: str | Path, year: str, out: str | Path = "params") -> list[tu
                          "flat files with LA and YEAR columns")
     done = []
     for council, folder, la in found:
-        path = out / Params(council=council, year=cy.label, data="").slug / f"{cy.label}.yaml"
+        path = out / slug(council) / f"{cy.label}.yaml"
         if path.exists():
             done.append((path, False))
             continue

@@ -45,7 +45,7 @@ from iro_metrics.report.compare import (Difference, csv_differences, docx_differ
 from iro_metrics.report.build import PUBLISHED
 from iro_metrics.report.figures import after_last_cell, quotable
 from iro_metrics.report.manifest import MANIFEST
-from iro_metrics.report.params import Params
+from iro_metrics.report.params import slug as council_slug
 from iro_metrics.report.sections import REPORT_SECTIONS
 from iro_metrics.shipped import sha256_file
 
@@ -151,8 +151,8 @@ def data_folder(notebook: Path, recorded: str, override: str | Path | None, slug
     if override:
         base = Path(override).expanduser().resolve()
         # the council's folder: named as its slug, or a name that gives it ("Space Council/", "space_council/")
-        named = sorted((d for d in base.iterdir() if d.is_dir() and Params(council=d.name, year="", data="").slug
-                        == slug), key=lambda d: (d.name != slug, d.name)) if base.is_dir() else []
+        named = sorted((d for d in base.iterdir() if d.is_dir() and council_slug(d.name) == slug),
+                       key=lambda d: (d.name != slug, d.name)) if base.is_dir() else []
         if len(named) > 1 and named[0].name != slug:
             raise CouldNotRun(f"{base} (given with --data or ${DATA_ENV}) holds more than one folder for this council "
                               f"({', '.join(d.name for d in named)}): give the council's own folder")
@@ -174,7 +174,7 @@ def _verify(notebook: Path, override: str | Path | None) -> Outcome:
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds for a damaged file
         raise CouldNotRun(f"{notebook.name} cannot be read as a notebook: {type(e).__name__}") from None
     values = parameters(published)
-    slug = Params(council=str(values["council"]), year=str(values["year"]), data="").slug
+    slug = council_slug(str(values["council"]))
     data = data_folder(notebook, values["data"], override, slug)
     for key in ("population_by_ethnicity", "comparators", "reference_docx"):  # the council's other inputs
         if values.get(key) and not (folder / values[key]).exists():
