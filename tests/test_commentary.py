@@ -180,6 +180,21 @@ def test_only_a_table_cells_alignment_survives_as_a_style():
     assert sanitise('<p style="text-align:right">x</p>') == "<p>x</p>"
 
 
+def test_a_params_file_copied_for_another_council_with_the_same_name_does_not_replace_its_report(council, capsys):
+    """An analyst copies a council's params file for a new council and leaves ``council:`` as it was:
+    building it would replace the first council's published report. Refused, nothing changed."""
+    other = council / "params" / "copy" / "2024-25.yaml"
+    other.parent.mkdir()
+    other.write_text(params(council).read_text())
+    shutil.copy(notes(council), other.with_name("2024-25.commentary.md"))
+    before = checksums(council)
+    assert main(["build", str(other), "--outputs", str(council / "outputs")]) == 1
+    err = capsys.readouterr().err
+    assert "two params files give the same council name" in err and str(params(council).parent) in err
+    assert checksums(council) == before
+    assert main(["build", str(other), "--outputs", str(council / "elsewhere")]) == 0  # its own folder: built
+
+
 def test_an_unknown_figure_name_is_an_error_naming_the_section(council, capsys):
     notes(council).write_text("## reviews\n\n{{ reviews_on_tme_pct }}\n")
     assert run_build(council) == 1

@@ -166,8 +166,16 @@ def prepare(notes_file: Path, published: Path, order: list[str], discard: bool, 
     previous executed notebook holds commentary, or that notebook holds words the file does not (both
     unless ``discard``), the file holds text in no section (unless ``discard``), or ``final`` while a
     section is empty or shows the placeholder. Writes a skeleton file for a new council."""
-    if not discard and published.exists():
-        nb = read_notebook(published)
+    nb = None
+    if published.exists():
+        try:
+            nb = read_notebook(published)
+        except CommentaryError:
+            if not discard:  # (discarding, a damaged notebook is of no account)
+                raise
+        if nb is not None:
+            _same_council(nb, published, notes_file)
+    if not discard and nb is not None:
         lost = [sid for sid, text in _base(nb).items() if text and text.strip()]
         if lost and _wordless(notes_file, order):  # a skeleton, or the empty file, would publish placeholders
             state = "no such file" if not notes_file.exists() else "holds no commentary in any section"
@@ -207,6 +215,22 @@ def _wordless(path: Path, order: list[str]) -> bool:
         return not any(t.strip() for t in read(path, order).texts.values())
     except CommentaryError:  # unreadable: the build says why when it reads it
         return False
+
+
+def _same_council(nb, published: Path, notes_file: Path) -> None:
+    """Refuse when the last build of this outputs folder was made from another params file's commentary
+    that is still there: two params files give the same council name (a params file copied for a new
+    council, its ``council:`` left as it was), and this build would replace the other council's report."""
+    recorded = nb.metadata.get("iro", {}).get("commentary_file")
+    if not recorded:
+        return
+    theirs = (published.parent / recorded).resolve()
+    if theirs != notes_file.resolve() and theirs.exists():
+        raise CommentaryError(
+            f"{published.parent} holds the report built from {theirs.parent} (its commentary file is "
+            f"{theirs.name} there), not from {notes_file.parent}: two params files give the same council name, "
+            "and this build would replace the other's report. Nothing was changed. Give this params file its own "
+            "`council:` name, or build it into another folder with --outputs")
 
 
 def write_skeleton(path: Path, order: list[str]) -> bool:
