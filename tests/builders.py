@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from iro_metrics import spec
-from iro_metrics.ingest.load import load_council
+from iro_metrics.ingest.load import CouncilData, load_council
 from iro_metrics.model import Model, build_model
 from iro_metrics.years import CollectionYear
 
@@ -115,3 +115,8 @@ def write_csv(path: Path, table: str, rows: list[dict]) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+
+
+def by_child(data: CouncilData, series: pd.Series) -> dict:
+    """A figure per child (indexed by ``child_id``) keyed by the child's CHILD identifier instead."""
+    return series.rename(lambda key: data.children[key]).to_dict()

@@ -14,6 +14,7 @@ S8 aged 16 on 31 March: not in the cohort.
 3+ placements: S2 of 8 = 12.5%. Long-term cohort S3 S4 S6 S7, stable S3 S4 S7 = 75.0%.
 """
 
+from builders import by_child
 from iro_metrics.metrics.stability import long_term_stability_pct, placements_3plus_pct, placements_in_year
 
 
@@ -35,11 +36,11 @@ def build(c):
 
 def test_placements_in_year(council):
     m = build(council)
-    counts = placements_in_year(m).to_dict()
+    counts = by_child(m.data, placements_in_year(m))
     assert counts["S1"] == 2
     assert counts["S2"] == 3
     assert counts["S3"] == 1
-    moves = m.episodes[m.episodes["child_id"] == "S1"]["is_move"].tolist()
+    moves = m.episodes[m.episodes["child_id"] == m.data.child_key("S1")]["is_move"].tolist()
     assert moves == [False, False, False, True]
     pct = placements_3plus_pct(m)
     assert (pct.numerator, pct.denominator, pct.value) == (1, 8, 12.5)
@@ -55,4 +56,4 @@ def test_a_return_to_a_different_placement_is_a_move(council):
     council.child("X", "2014-01-01")
     council.stay("X", ("2023-06-01", "S", "U4"), ("2024-06-10", "P", "T4"), ("2024-06-15", "P", "K2"))
     m = council.model("2023-24", "2024-25")
-    assert placements_in_year(m).to_dict()["X"] == 2
+    assert by_child(m.data, placements_in_year(m))["X"] == 2

@@ -166,4 +166,4 @@ def test_d2i_multi_council_header(tmp_path):
     kent = load_council(root, "2016-17", la="Kent")
     surrey = load_council(root, "2016-17", la="Surrey")
     assert len(kent["header"]) > 1000 and len(surrey["header"]) > 1000
-    assert set(kent["header"]["child_id"]) & set(surrey["header"]["child_id"])
+    assert set(kent.children[kent["header"]["child_id"]]) & set(surrey.children[surrey["header"]["child_id"]])

@@ -3,6 +3,7 @@ reviews against periods of care and participation codes against age."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from iro_metrics.dates import age_in_years
@@ -44,12 +45,13 @@ def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F
     return out
 
 
-def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, year: CollectionYear,
-                   found: F.Findings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-    """Checks on the combined history (rows are kept; metrics apply their own rules). Returns the
-    episodes with the care episodes and periods of care derived from them for the checks, when there
-    are episodes and reviews (the model derives the same)."""
-    _identifier_collisions(tables, found)
+def check_combined(tables: dict[str, pd.DataFrame], children: pd.Index, earliest: CollectionYear,
+                   year: CollectionYear, found: F.Findings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """Checks on the combined history (rows are kept; metrics apply their own rules); ``child_id`` is a
+    position in ``children`` (``load.number_children``). Returns the episodes with the care episodes and
+    periods of care derived from them for the checks, when there are episodes and reviews (the model
+    derives the same)."""
+    _identifier_collisions(tables, children, found)
     ep = tables.get("episodes")
     if ep is None or not len(ep):
         return None
@@ -101,7 +103,7 @@ def check_combined(tables: dict[str, pd.DataFrame], earliest: CollectionYear, ye
     return ep, care, periods
 
 
-def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -> None:
+def _identifier_collisions(tables: dict[str, pd.DataFrame], children: pd.Index, found: F.Findings) -> None:
     """Header and episode rows whose CHILD differs from another child's only by leading zeros, spaces
     or case (``7`` in one return, ``007`` in the next, in either table): probably one child counted
     twice."""
@@ -110,11 +112,11 @@ def _identifier_collisions(tables: dict[str, pd.DataFrame], found: F.Findings) -
     if not frames:
         return
     rows = pd.concat(frames, ignore_index=True)
-    # each distinct identifier normalised once (a national history repeats each about 20 times)
-    codes, ids = pd.factorize(rows["child_id"].astype("string"))
-    norm = pd.Series(ids, dtype="string").str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
-    variants = norm.map(norm.value_counts()).to_numpy()  # the distinct identifiers sharing each one's form
-    clash = (codes >= 0) & (variants[codes] > 1)
+    # each identifier these rows use normalised once (a national history repeats each about 20 times)
+    used = np.unique(rows["child_id"].to_numpy())
+    norm = pd.Series(children[used], dtype="string").str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
+    variants = norm.map(norm.value_counts()).to_numpy()  # the identifiers used sharing each one's form
+    clash = variants[np.searchsorted(used, rows["child_id"].to_numpy())] > 1
     if clash.any():
         found.add(F.make(rows["_file"][clash], rows["_row"][clash], "CHILD", None, "identifier-collision",
                          "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "

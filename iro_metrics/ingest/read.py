@@ -23,6 +23,9 @@ from iro_metrics.years import CollectionYear, year_of
 
 LIIA_COLUMNS = ("LA", "YEAR")
 PROVENANCE = ("_file", "_row")
+#: the column of every table holding the child's CHILD identifier: categories here, a number once loaded
+#: (``load.number_children``)
+CHILD = "child_id"
 
 _DMY = r"\d{1,2}/\d{1,2}/\d{4}"
 #: formats checked for text columns (the DfE validator's rule 168 for UPNs; the Royal Mail pattern)
@@ -300,6 +303,13 @@ def _impossible_dates(t: spec.Table, out: pd.DataFrame, rows: np.ndarray, year: 
     return exclude
 
 
+def _child_codes(values: np.ndarray) -> pd.Categorical:
+    """A CHILD column as each identifier once and a code per row, so that the checks compare numbers, not
+    text (a blank is a code too: its row is excluded, as CHILD is required)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
 def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.DataFrame:
     """Check and convert each column; return the frame with internal names plus ``_file``/``_row``.
 
@@ -323,7 +333,8 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             if col.required and blank.any():
                 found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
                 exclude |= blank
-            out[col.name] = pd.array(np.where(blank, None, column), dtype="string")
+            out[col.name] = _child_codes(column) if col.name == CHILD else \
+                pd.array(np.where(blank, None, column), dtype="string")
             continue
         # every other check runs once per distinct value (codes and dates repeat a lot), then maps back
         codes, uniques = pd.factorize(column, use_na_sentinel=False)
@@ -386,7 +397,8 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                 bad = (~u_blank & ~u.str.upper().str.fullmatch(pattern).astype(bool).to_numpy())[codes]
                 if bad.any():
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
-            out[col.name] = pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
+            out[col.name] = _child_codes(u.to_numpy()[codes]) if col.name == CHILD else \
+                pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
     out = pd.DataFrame(out, index=df.index)
     exclude |= _impossible_dates(t, out, rows, year, label, found)
     # code checks once all columns are typed (year_from may name a date column)
