@@ -410,3 +410,25 @@ def test_padding_and_blank_rows_are_found_as_the_line_by_line_expressions_find_t
         data = read._bytes(text)
         assert read._has_padding(data) == (padding.search(text) is not None), repr(text)
         assert read._has_blank_line(text, data) == blank_line(text), repr(text)
+
+
+def test_children_are_numbered_in_identifier_order_the_same_in_every_return_and_table(council):
+    """CHILD identifiers become numbers once, on load: sorted as text, so "10" < "9" < "A", and "007" is
+    not "7"; each child the same number in every table of every return."""
+    for cid in ("B", "9", "10", "A", "7", "007"):
+        council.child(cid, "2014-01-01").episode(cid, "2023-06-01").review(cid, "2023-12-01")
+    root = council.write("2023-24", "2024-25")
+    header = root / "2024-25" / "header.csv"  # a padded file is numbered the same way
+    header.write_text(header.read_text().replace("\nB,", "\n B ,"))
+    data = load_council(root, "2024-25")
+    assert data.children.tolist() == ["007", "10", "7", "9", "A", "B"]
+    numbers = {cid: n for n, cid in enumerate(data.children)}
+    for table in ("header", "episodes", "reviews"):
+        df = data[table]
+        assert df["child_id"].dtype == "int64"
+        assert {data.children[n]: n for n in df["child_id"]} == numbers
+    assert set(data["header"]["_year"]) == {2024} and set(data["reviews"]["_year"]) == {2023}  # two returns
+    assert data.child_key("A") == 4
+    with pytest.raises(KeyError):
+        data.child_key("C")
+    assert (data.findings.frame()["rule"] == "identifier-collision").sum() > 0  # 7 and 007, still found
