@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import replace
+from dataclasses import asdict, replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,15 +24,22 @@ def _validate(args: argparse.Namespace) -> int:
     from iro_metrics.ingest.load import load_council
     from iro_metrics.report_text import validation_summary
 
-    data = load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)
+    try:
+        data = load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)
+    except FatalDataError as e:
+        if args.json:  # a program reading the output gets the problems too (and the exit code says so)
+            print(json.dumps({"usable": False, "problems": [asdict(p) for p in e.problems]}, indent=2))
+        raise
+    problems = data.unusable()  # never pass data the indicators cannot use
     if args.json:
-        doc = {"year": data.year.label, "la": data.la, "files": data.files, "notes": data.notes,
+        doc = {"usable": not problems, "problems": [asdict(p) for p in problems],
+               "year": data.year.label, "la": data.la, "files": data.files, "notes": data.notes,
                "summary": json.loads(data.findings.summary().to_json(orient="records")),
                "findings": json.loads(data.findings.frame().to_json(orient="records"))}
         print(json.dumps(doc, indent=2))
     else:
         print(validation_summary(data, limit=args.limit))
-    if problems := data.unusable():  # never pass data the indicators cannot use
+    if problems:
         raise FatalDataError(problems)
     return 0
 

@@ -28,7 +28,8 @@ def validation_summary(data: CouncilData, limit: int = 20) -> str:
         for _, r in group.head(limit).iterrows():
             col = f", column {r['column']}" if r["column"] else ""
             val = f" = {r['value']!r}" if r["value"] else ""
-            lines.append(f"  {r['file']}, row {r['row']}{col}{val}: {r['message']} ({r['action']})")
+            done = "" if r["action"] in r["message"] else f" ({r['action']})"  # unless the message says it
+            lines.append(f"  {r['file']}, row {r['row']}{col}{val}: {r['message']}{done}")
         if len(group) > limit:
             lines.append(f"  ... and {len(group) - limit:,} more (use --json for all)")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from iro_metrics.errors import FatalDataError
 from iro_metrics.ingest.load import load_council
 from iro_metrics.metrics import compute_all
 from iro_metrics.model import build_model
+from iro_metrics.report_text import validation_summary
 
 
 def fatal(root: Path, year: str = "2024-25") -> list[str]:
@@ -120,6 +121,9 @@ def test_cut_at_gap_uses_the_years_after_it_loudly(three_years, capsys):
     f = data.findings.frame()
     assert set(f["rule"]) == {"history-gap"} and set(f["action"]) == {"ignored"}
     assert sorted(f["file"]) == sorted(["2022-23/episodes.csv", "2022-23/header.csv", "2022-23/reviews.csv"])
+    assert f.set_index("file")["message"].str.split(":").str[0].to_dict() == {
+        "2022-23/episodes.csv": "its row not used", "2022-23/header.csv": "its row not used",
+        "2022-23/reviews.csv": "its 2 rows not used"}
     assert any("2023-24 return is missing" in n for n in data.notes)
     assert main(["validate", "--data", str(three_years), "--year", "2024-25", "--cut-at-gap"]) == 0
     assert "history-gap" in capsys.readouterr().out
@@ -194,6 +198,11 @@ def test_absurd_dates(good):
     assert ("2024-25/reviews.csv", 3, "REVIEW", "date-after-year-end", "excluded") in found
     data = load_council(good, "2024-25")
     assert data["episodes"]["end_date"].isna().all() and len(data["reviews"]) == 1
+    # the summary says what was done once: "row excluded", not "row excluded (excluded)"
+    text = validation_summary(data)
+    assert "DECOM = '01/05/1066': before 1900: not a possible date here; row excluded\n" in text + "\n"
+    assert "row excluded (excluded)" not in text
+    assert "the date is left out (the rest of the row is kept) (value-excluded)" in text
 
 
 @pytest.mark.parametrize("table, row, start, end", [

@@ -295,12 +295,19 @@ def test_cli_validate_exit_codes(good, capsys, tmp_path):
     assert "No findings" in capsys.readouterr().out
     assert main(["validate", "--data", str(good), "--year", "2024-25", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["findings"] == [] and doc["year"] == "2024-25"
+    assert doc["findings"] == [] and doc["year"] == "2024-25" and doc["usable"] and doc["problems"] == []
     (year_dir(good) / "episodes.csv").write_text("")
     assert main(["validate", "--data", str(good), "--year", "2024-25"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: the data cannot be used (1 problem):")
     assert "Traceback" not in err
+    # --json: a program reading the output is told too, not left with nothing to parse
+    assert main(["validate", "--data", str(good), "--year", "2024-25", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"usable": False, "problems": [
+        {"file": "2024-25/episodes.csv", "message": "the file is empty (expected a CSV header row and data rows)",
+         "column": None, "row": None}]}
+    assert out.err.startswith("error: the data cannot be used (1 problem):")
     assert main(["validate", "--data", str(tmp_path / "nowhere"), "--year", "2024-25"]) == 1
     assert "no such folder" in capsys.readouterr().err
     assert main(["validate", "--data", str(good), "--year", "2024"]) == 1

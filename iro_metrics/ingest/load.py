@@ -210,9 +210,11 @@ def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list
     for y in years:
         if y < gap.start_year:
             for r in per_year[y]:
+                n = len(r.frame)
+                rows = "the file (no rows)" if not n else "its row" if n == 1 else f"its {n:,} rows"
                 found.add(F.make(r.label, [1], None, None, "history-gap", "ignored",
-                                 f"{len(r.frame)} rows not used: the {gap.label} return is missing, so the "
-                                 f"history starts in {start.label} and care before it is unknown"))
+                                 f"{rows} not used: the {gap.label} return is missing, so the history "
+                                 f"starts in {start.label} and care before it is unknown"))
     notes.append(f"The {gap.label} return is missing: only the returns from {start.label} are used, so children's "
                  f"care before {start.label} is unknown to every figure.")
     return {y: raws for y, raws in per_year.items() if y > gap.start_year}
