@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iro_metrics import __version__
-from iro_metrics.errors import FatalDataError, IroMetricsError, UsageError, os_error_message
+from iro_metrics.errors import FatalDataError, IroMetricsError, Problem, UsageError, os_error_message
 
 if TYPE_CHECKING:  # imported when needed: the command line starts fast
     from iro_metrics.report.batch import Progress
@@ -26,9 +26,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         data = load_council(args.data, args.year, la=args.la, cut_at_gap=args.cut_at_gap)
-    except FatalDataError as e:
+    except (FatalDataError, UsageError) as e:
         if args.json:  # a program reading the output gets the problems too (and the exit code says so)
-            print(json.dumps({"usable": False, "problems": [asdict(p) for p in e.problems]}, indent=2))
+            problems = e.problems if isinstance(e, FatalDataError) else [Problem(str(args.data), str(e))]
+            print(json.dumps({"usable": False, "problems": [asdict(p) for p in problems]}, indent=2))
         raise
     problems = data.unusable()  # never pass data the indicators cannot use
     if args.json:

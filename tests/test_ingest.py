@@ -290,6 +290,18 @@ def test_liia_flat_files(tmp_path):
     assert north["header"].set_index("child_id").loc[north.child_key("1"), "sex"] == "M"
 
 
+def test_a_gap_in_liia_flat_files_names_the_rows_of_the_year_left_out(tmp_path):
+    root = write_liia(tmp_path / "liia")
+    for name in ("episodes.csv", "header.csv"):  # Southville's 2023-24 rows become 2022-23's: 2023-24 missing
+        text = (root / name).read_text().replace("2023-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2024",
+                                                 "2022-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2023")
+        (root / name).write_text(text.replace(",Southville,2024\n", ",Southville,2023\n"))
+    data = load_council(root, "2024-25", la="Southville", cut_at_gap=True)
+    f = data.findings.frame()
+    assert f.loc[f["rule"] == "history-gap", "message"].str.split(":").str[0].tolist() == [
+        "the row for 2022-23 not used", "the row for 2022-23 not used"]  # not "its row": the file has four
+
+
 def test_cli_validate_exit_codes(good, capsys, tmp_path):
     assert main(["validate", "--data", str(good), "--year", "2024-25"]) == 0
     assert "No findings" in capsys.readouterr().out
@@ -308,6 +320,10 @@ def test_cli_validate_exit_codes(good, capsys, tmp_path):
         {"file": "2024-25/episodes.csv", "message": "the file is empty (expected a CSV header row and data rows)",
          "column": None, "row": None}]}
     assert out.err.startswith("error: the data cannot be used (1 problem):")
+    assert main(["validate", "--data", str(good), "--year", "2019-20", "--json"]) == 1  # no such year
+    out = capsys.readouterr()
+    [problem] = json.loads(out.out)["problems"]
+    assert problem["file"] == str(good) and problem["message"] in out.err
     assert main(["validate", "--data", str(tmp_path / "nowhere"), "--year", "2024-25"]) == 1
     assert "no such folder" in capsys.readouterr().err
     assert main(["validate", "--data", str(good), "--year", "2024"]) == 1
@@ -429,11 +445,14 @@ def test_children_are_numbered_in_identifier_order_the_same_in_every_return_and_
     header.write_text(header.read_text().replace("\nB,", "\n B ,"))
     data = load_council(root, "2024-25")
     assert data.children.tolist() == ["007", "10", "7", "9", "A", "B"]
-    numbers = {cid: n for n, cid in enumerate(data.children)}
+    written = {(f"{p.parent.name}/{p.name}", n): row["CHILD"].strip()  # each file's CHILD by row number
+               for p in root.rglob("*.csv") for n, row in enumerate(csv.DictReader(p.open()), start=2)
+               if "CHILD" in row}
     for table in ("header", "episodes", "reviews"):
         df = data[table]
         assert df["child_id"].dtype == "int64"
-        assert {data.children[n]: n for n in df["child_id"]} == numbers
+        assert [data.children[n] for n in df["child_id"]] == [written[k] for k in zip(df["_file"], df["_row"])]
+        assert sorted(df["child_id"]) == list(range(6))  # each child one number, the same in every table
     assert set(data["header"]["_year"]) == {2024} and set(data["reviews"]["_year"]) == {2023}  # two returns
     assert data.child_key("A") == 4
     with pytest.raises(KeyError):

@@ -45,13 +45,13 @@ def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F
     return out
 
 
-def check_combined(tables: dict[str, pd.DataFrame], children: pd.Index, earliest: CollectionYear,
+def check_combined(tables: dict[str, pd.DataFrame], forms: np.ndarray, earliest: CollectionYear,
                    year: CollectionYear, found: F.Findings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-    """Checks on the combined history (rows are kept; metrics apply their own rules); ``child_id`` is a
-    position in ``children`` (``load.number_children``). Returns the episodes with the care episodes and
-    periods of care derived from them for the checks, when there are episodes and reviews (the model
-    derives the same)."""
-    _identifier_collisions(tables, children, found)
+    """Checks on the combined history (rows are kept; metrics apply their own rules); ``forms`` gives each
+    child's identifier's :func:`identifier_forms`. Returns the episodes with the care episodes and periods
+    of care derived from them for the checks, when there are episodes and reviews (the model derives the
+    same)."""
+    _identifier_collisions(tables, forms, found)
     ep = tables.get("episodes")
     if ep is None or not len(ep):
         return None
@@ -103,7 +103,14 @@ def check_combined(tables: dict[str, pd.DataFrame], children: pd.Index, earliest
     return ep, care, periods
 
 
-def _identifier_collisions(tables: dict[str, pd.DataFrame], children: pd.Index, found: F.Findings) -> None:
+def identifier_forms(children: pd.Index) -> np.ndarray:
+    """Each CHILD identifier without spaces, leading zeros or letter case, as a number: identifiers with
+    the same number (``7``, ``007``) probably name one child."""
+    form = pd.Series(children, dtype="string").str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
+    return pd.factorize(form)[0]
+
+
+def _identifier_collisions(tables: dict[str, pd.DataFrame], forms: np.ndarray, found: F.Findings) -> None:
     """Header and episode rows whose CHILD differs from another child's only by leading zeros, spaces
     or case (``7`` in one return, ``007`` in the next, in either table): probably one child counted
     twice."""
@@ -112,11 +119,10 @@ def _identifier_collisions(tables: dict[str, pd.DataFrame], children: pd.Index, 
     if not frames:
         return
     rows = pd.concat(frames, ignore_index=True)
-    # each identifier these rows use normalised once (a national history repeats each about 20 times)
-    used = np.unique(rows["child_id"].to_numpy())
-    norm = pd.Series(children[used], dtype="string").str.replace(r"\s+", "", regex=True).str.lstrip("0").str.casefold()
-    variants = norm.map(norm.value_counts()).to_numpy()  # the identifiers used sharing each one's form
-    clash = variants[np.searchsorted(used, rows["child_id"].to_numpy())] > 1
+    child = rows["child_id"].to_numpy()
+    used = np.bincount(child, minlength=len(forms)) > 0  # the children these rows name
+    variants = np.bincount(forms[used], minlength=len(forms))  # how many of them share each form
+    clash = variants[forms[child]] > 1
     if clash.any():
         found.add(F.make(rows["_file"][clash], rows["_row"][clash], "CHILD", None, "identifier-collision",
                          "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "

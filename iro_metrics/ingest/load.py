@@ -20,7 +20,7 @@ import pandas as pd
 from iro_metrics import spec
 from iro_metrics.errors import FatalDataError, Problem, UsageError
 from iro_metrics.ingest import findings as F
-from iro_metrics.ingest.checks import check_combined, check_return
+from iro_metrics.ingest.checks import check_combined, check_return, identifier_forms
 from iro_metrics.ingest.combine import close_unrestated, combine
 from iro_metrics.ingest.read import CHILD, RawTable, read_raw, type_table
 from iro_metrics.shipped import sha256_file
@@ -42,7 +42,8 @@ class CouncilData:
     #: the episodes table and, derived from it by the checks, its care episodes and periods of care, so
     #: that the model need not derive them again (only while ``tables["episodes"]`` is that same frame)
     care: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
-    #: every CHILD identifier read, in order: each table's ``child_id`` is an identifier's position here
+    #: every CHILD identifier in the tables, in order: each table's ``child_id`` is an identifier's position
+    #: here (a load of other returns numbers its children in its own way)
     children: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
 
     def child_key(self, identifier: str) -> int:
@@ -212,6 +213,8 @@ def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list
             for r in per_year[y]:
                 n = len(r.frame)
                 rows = "the file (no rows)" if not n else "its row" if n == 1 else f"its {n:,} rows"
+                if r.liia:  # a flat file holds many years: only this one's rows are left out
+                    rows = f"{'the row' if n == 1 else f'the {n:,} rows'} for {CollectionYear(y).label}"
                 found.add(F.make(r.label, [1], None, None, "history-gap", "ignored",
                                  f"{rows} not used: the {gap.label} return is missing, so the history "
                                  f"starts in {start.label} and care before it is unknown"))
@@ -223,7 +226,9 @@ def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list
 def load_history(data: str | Path, year: str | CollectionYear, la: str | None = None, earlier: int = 0,
                  cut_at_gap: bool = False) -> dict[str, CouncilData]:
     """``year`` and up to ``earlier`` collection years before it (those supplied), each as
-    :func:`load_council` would load it, keyed by label, oldest first.
+    :func:`load_council` would load it, keyed by label, oldest first. (Each child has one number in every
+    year of the history, which may differ from its number in a load of fewer returns: compare loads by
+    ``data.children[number]``.)
 
     Each return is read, typed and checked once and shared by every year it belongs to: the five-year
     trends cost one load, not five.
@@ -290,7 +295,7 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     children, returns = number_children(returns)
     labels = [CollectionYear(sy).label for sy in years if sy >= year.start_year - earlier]
     supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
-    return History(returns, labels, supplied, gap_found, notes, la, children)
+    return History(returns, labels, supplied, gap_found, notes, la, children, identifier_forms(children))
 
 
 #: estimated seconds to check a return: for each return, and per million rows (2-core benchmark machine:
@@ -330,10 +335,11 @@ class History:
     notes: list[str]
     la: str | None
     children: pd.Index  # every CHILD identifier, in order (:func:`number_children`)
+    forms: np.ndarray  # each one's form without spaces, leading zeros or case (``checks.identifier_forms``)
 
     def year(self, label: str) -> CouncilData:
-        """The collection year ``label`` as :func:`load_council` loads it: its return and every earlier
-        one combined, and checked across returns."""
+        """The collection year ``label`` as :func:`load_council` loads it (children's numbers aside: those of
+        the whole history): its return and every earlier one combined, and checked across returns."""
         cy = CollectionYear.parse(label)
         sy, returns, la = cy.start_year, self.returns, self.la
         found = F.Findings(list(self.gap_found.parts))
@@ -351,7 +357,7 @@ class History:
                         if y <= sy and "episodes" in returns[y].tables}
             combined["episodes"] = close_unrestated(combined["episodes"], restated, found)
         earliest = CollectionYear(min(returns))
-        care = check_combined(combined, self.children, earliest, cy, found)
+        care = check_combined(combined, self.forms, earliest, cy, found)
         year_notes = list(self.notes)
         if la:
             have = {key for y, keys in self.supplied.items() if y <= sy for key in keys}
@@ -401,24 +407,29 @@ def _check_return(cy: CollectionYear, raws: list[RawTable]) -> _Return:
 
 
 def number_children(returns: dict[int, _Return]) -> tuple[pd.Index, dict[int, _Return]]:
-    """Every CHILD identifier in the returns, sorted, and the returns with each table's ``child_id`` (the
-    identifiers of a file, ``read.type_table``) replaced by the identifier's position there.
+    """Every CHILD identifier in the returns' tables, sorted, and the returns with each table's
+    ``child_id`` (the identifiers of a file, ``read.type_table``) replaced by the identifier's position there.
 
     Joining and grouping on numbers is several times quicker than on text, and ordering by ``child_id``
     still orders by identifier. The same identifier is the same number in every return and table."""
     frames = [(y, k) for y, r in returns.items() for k, df in r.tables.items() if CHILD in df]
-    categories = [returns[y].tables[k][CHILD].array.categories.to_numpy(dtype=object) for y, k in frames]
     if not frames:
         return pd.Index([], dtype=object), returns
+    # each file's identifiers still in its rows (not those of rows excluded), as a position among them
+    used, places = [], []
+    for y, k in frames:
+        ids = returns[y].tables[k][CHILD].array
+        kept = np.bincount(ids.codes, minlength=len(ids.categories)) > 0
+        used.append(ids.categories.to_numpy(dtype=object)[kept])
+        places.append((np.cumsum(kept) - 1)[ids.codes])
     # every file's identifiers numbered at once, then renumbered in sorted order
-    codes, ids = pd.factorize(np.concatenate(categories))
-    order = np.argsort(ids, kind="stable")
+    codes, children = pd.factorize(np.concatenate(used))
+    order = np.argsort(children, kind="stable")
     rank = np.empty(len(order), dtype="int64")
     rank[order] = np.arange(len(order))
-    numbers = np.split(rank[codes], np.cumsum([len(c) for c in categories])[:-1])
+    numbers = np.split(rank[codes], np.cumsum([len(u) for u in used])[:-1])
     tables = {y: dict(r.tables) for y, r in returns.items()}
-    for (y, k), number in zip(frames, numbers):
-        df = tables[y][k]
-        tables[y][k] = df.assign(**{CHILD: number[df[CHILD].array.codes]})
-    return (pd.Index(ids[order], dtype=object),
+    for (y, k), number, place in zip(frames, numbers, places):
+        tables[y][k] = tables[y][k].assign(**{CHILD: number[place]})
+    return (pd.Index(children[order], dtype=object),
             {y: _Return(tables[y], r.findings, r.files) for y, r in returns.items()})
