@@ -28,7 +28,7 @@ def validation_summary(data: CouncilData, limit: int = 20) -> str:
         for _, r in group.head(limit).iterrows():
             col = f", column {r['column']}" if r["column"] else ""
             val = f" = {r['value']!r}" if r["value"] else ""
-            done = "" if r["action"] in r["message"] else f" ({r['action']})"  # unless the message says it
+            done = "" if r["message"].endswith(r["action"]) else f" ({r['action']})"  # "...; row excluded"
             lines.append(f"  {r['file']}, row {r['row']}{col}{val}: {r['message']}{done}")
         if len(group) > limit:
             lines.append(f"  ... and {len(group) - limit:,} more (use --json for all)")
