@@ -421,7 +421,7 @@ def number_children(returns: dict[int, _Return]) -> tuple[pd.Index, dict[int, _R
         ids = returns[y].tables[k][CHILD].array
         kept = np.bincount(ids.codes, minlength=len(ids.categories)) > 0
         used.append(ids.categories.to_numpy(dtype=object)[kept])
-        places.append((np.cumsum(kept) - 1)[ids.codes])
+        places.append(np.cumsum(kept) - 1)  # a category's place among those kept
     # every file's identifiers numbered at once, then renumbered in sorted order
     codes, children = pd.factorize(np.concatenate(used))
     order = np.argsort(children, kind="stable")
@@ -430,6 +430,7 @@ def number_children(returns: dict[int, _Return]) -> tuple[pd.Index, dict[int, _R
     numbers = np.split(rank[codes], np.cumsum([len(u) for u in used])[:-1])
     tables = {y: dict(r.tables) for y, r in returns.items()}
     for (y, k), number, place in zip(frames, numbers, places):
-        tables[y][k] = tables[y][k].assign(**{CHILD: number[place]})
+        df = tables[y][k]
+        tables[y][k] = df.assign(**{CHILD: number[place][df[CHILD].array.codes]})
     return (pd.Index(children[order], dtype=object),
             {y: _Return(tables[y], r.findings, r.files) for y, r in returns.items()})
