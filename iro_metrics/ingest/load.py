@@ -431,6 +431,6 @@ def number_children(returns: dict[int, _Return]) -> tuple[pd.Index, dict[int, _R
     tables = {y: dict(r.tables) for y, r in returns.items()}
     for (y, k), number, place in zip(frames, numbers, places):
         df = tables[y][k]
-        tables[y][k] = df.assign(**{CHILD: number[place][df[CHILD].array.codes]})
+        tables[y][k] = df.assign(**{CHILD: number[place[df[CHILD].array.codes]]})
     return (pd.Index(children[order], dtype=object),
             {y: _Return(tables[y], r.findings, r.files) for y, r in returns.items()})
