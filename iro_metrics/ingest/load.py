@@ -42,8 +42,8 @@ class CouncilData:
     #: the episodes table and, derived from it by the checks, its care episodes and periods of care, so
     #: that the model need not derive them again (only while ``tables["episodes"]`` is that same frame)
     care: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
-    #: every CHILD identifier in the tables, in order: each table's ``child_id`` is an identifier's position
-    #: here (a load of other returns numbers its children in its own way)
+    #: every CHILD identifier in the returns loaded (a history's, for a year of :func:`load_history`), in
+    #: order: each table's ``child_id`` is an identifier's position here (loads of other returns differ)
     children: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
 
     def child_key(self, identifier: str) -> int:
