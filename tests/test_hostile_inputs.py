@@ -261,3 +261,13 @@ def test_the_data_quality_section_counts_rows_and_says_what_was_done(good):
     assert findings_sentence(f) == ("The checks found 3 problems in 3 rows of 2 files (rows: 1 excluded from every "
                                     "figure; 1 kept with one value left out of the figures; 1 kept as they are). "
                                     "They are counted below by rule.")
+
+
+def test_a_record_for_a_child_in_no_header_is_a_finding_in_every_child_table(council):
+    """A re-keyed CHILD in the IRO allocations (or any other child table) used to count in no figure without a
+    word: each such row is now named."""
+    council.child("A", "2012-01-15").stay("A", ("2024-05-01", "S", "U4")).review("A", "2024-05-20")
+    council.record("iro_allocations", CHILD="A", IRO_ID="I1", START_DATE="01/05/2024")
+    council.record("iro_allocations", CHILD="LA1-A", IRO_ID="I1", START_DATE="01/05/2024")  # re-keyed
+    found = [f for f in rules(council.write("2024-25", "2024-25")) if f[3].endswith("unknown-child")]
+    assert found == [("2024-25/iro_allocations.csv", 3, "CHILD", "record-unknown-child", "kept")]

@@ -235,6 +235,15 @@ def test_duplicate_row(good):
     assert (row["row"], row["rule"], row["action"]) == (4, "duplicate-row", "excluded")
 
 
+def test_a_duplicate_key_is_named_as_the_file_names_its_columns(good):
+    p = year_dir(good) / "reviews.csv"
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines + [lines[1].replace(",PN1", ",PN2")]) + "\n")  # same CHILD and REVIEW
+    [row] = findings(good).to_dict("records")
+    assert (row["row"], row["rule"], row["action"]) == (4, "duplicate-key", "excluded")
+    assert row["message"].startswith("same CHILD + REVIEW as an earlier row")
+
+
 def test_identifiers_never_appear_in_findings(good):
     replace_cell(year_dir(good) / "header.csv", "A123456789012", "12345")
     replace_cell(year_dir(good) / "episodes.csv", "ZZ1 1AA", "BADPOST")

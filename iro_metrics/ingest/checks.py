@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from iro_metrics import spec
 from iro_metrics.dates import age_in_years
 from iro_metrics.ingest import findings as F
 from iro_metrics.ingest.combine import KEYS
@@ -32,8 +33,10 @@ def check_return(tables: dict[str, pd.DataFrame], year: CollectionYear, found: F
         if k:
             clash = df.duplicated(subset=k, keep="first")
             if clash.any():
+                dfe = {c.name: c.dfe_name for c in spec.tables()[key].columns}  # as the file names them
                 found.add(F.make(df["_file"][clash], df["_row"][clash], None, None, "duplicate-key", "excluded",
-                                 f"same {' + '.join(k)} as an earlier row in the same file with different values"))
+                                 f"same {' + '.join(dfe[c] for c in k)} as an earlier row in the same file with "
+                                 "different values"))
             df = df[~clash]
         out[key] = df.reset_index(drop=True)
     ep = out.get("episodes")
@@ -52,11 +55,13 @@ def check_combined(tables: dict[str, pd.DataFrame], forms: np.ndarray, earliest:
     of care derived from them for the checks, when there are episodes and reviews (the model derives the
     same)."""
     _identifier_collisions(tables, forms, found)
+    header = tables.get("header")
+    known_children = header["child_id"].unique() if header is not None else []
+    if header is not None:
+        _unknown_children(tables, known_children, found)
     ep = tables.get("episodes")
     if ep is None or not len(ep):
         return None
-    header = tables.get("header")
-    known_children = header["child_id"].unique() if header is not None else []
     orphan = ~ep["child_id"].isin(known_children)
     if orphan.any():
         found.add(F.make(ep["_file"][orphan], ep["_row"][orphan], "CHILD", None, "episode-unknown-child", "kept",
@@ -101,6 +106,21 @@ def check_combined(tables: dict[str, pd.DataFrame], forms: np.ndarray, earliest:
         if mask.any():
             found.add(F.make(rv["_file"][mask], rv["_row"][mask], "REVIEW_CODE", code[mask], rule, "kept"))
     return ep, care, periods
+
+
+def _unknown_children(tables: dict[str, pd.DataFrame], known: np.ndarray, found: F.Findings) -> None:
+    """Rows of the other child tables (IRO allocations and contacts, UASC, outcomes...) whose child is in no
+    return's header: a re-keyed or mistyped CHILD, whose record would otherwise count in no figure
+    unremarked (episodes and reviews have findings of their own)."""
+    for key, df in tables.items():
+        if key in ("header", "episodes", "reviews") or "child_id" not in df or not len(df):
+            continue
+        unknown = ~df["child_id"].isin(known)
+        if unknown.any():
+            found.add(F.make(df["_file"][unknown], df["_row"][unknown], "CHILD", None, "record-unknown-child",
+                             "kept", "record for a child not in the header of any return: it counts in no figure "
+                             "about children looked after; if the child is there under another CHILD, write the "
+                             "identifier the same way in every file"))
 
 
 def identifier_forms(children: pd.Index) -> np.ndarray:

@@ -40,6 +40,7 @@ RULES: dict[str, str] = {
     "x1-no-continuation": "episode ceased X1 but no episode starts on that day",
     "review-outside-care": "review dated outside any period of care",
     "review-unknown-child": "review for a child not in the header",
+    "record-unknown-child": "a record (IRO allocation, contact, UASC, outcome...) for a child not in the header",
     "pn0-age-4-plus": "PN0 recorded but the child was 4 or over on the review date",
     "pn-under-4": "PN1-PN7 recorded but the child was under 4 on the review date",
     "dob-mismatch": "date of birth differs from the header",
