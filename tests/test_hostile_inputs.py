@@ -271,3 +271,16 @@ def test_a_record_for_a_child_in_no_header_is_a_finding_in_every_child_table(cou
     council.record("iro_allocations", CHILD="LA1-A", IRO_ID="I1", START_DATE="01/05/2024")  # re-keyed
     found = [f for f in rules(council.write("2024-25", "2024-25")) if f[3].endswith("unknown-child")]
     assert found == [("2024-25/iro_allocations.csv", 3, "CHILD", "record-unknown-child", "kept")]
+
+
+def test_leading_zeros_lost_in_the_reviews_alone_are_named_as_collisions(council):
+    """A spreadsheet dropped the reviews' leading zeros: each review used to be only "for a child not in the
+    header"; now the cause is named too."""
+    council.child("007", "2012-01-15").stay("007", ("2024-05-01", "S", "U4")).review("007", "2024-05-20")
+    root = council.write("2024-25", "2024-25")
+    edit(root / "2024-25" / "reviews.csv", "007,", "7,")
+    found = [f for f in rules(root) if f[3] in ("identifier-collision", "review-unknown-child")]
+    assert found == [("2024-25/episodes.csv", 2, "CHILD", "identifier-collision", "kept"),
+                     ("2024-25/header.csv", 2, "CHILD", "identifier-collision", "kept"),
+                     ("2024-25/reviews.csv", 2, "CHILD", "identifier-collision", "kept"),
+                     ("2024-25/reviews.csv", 2, "CHILD", "review-unknown-child", "kept")]

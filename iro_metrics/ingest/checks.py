@@ -131,20 +131,18 @@ def identifier_forms(children: pd.Index) -> np.ndarray:
 
 
 def _identifier_collisions(tables: dict[str, pd.DataFrame], forms: np.ndarray, found: F.Findings) -> None:
-    """Header and episode rows whose CHILD differs from another child's only by leading zeros, spaces
-    or case (``7`` in one return, ``007`` in the next, in either table): probably one child counted
-    twice."""
-    frames = [tables[t][["child_id", "_file", "_row"]] for t in ("header", "episodes")
-              if t in tables and len(tables[t])]
-    if not frames:
-        return
-    rows = pd.concat(frames, ignore_index=True)
-    child = rows["child_id"].to_numpy()
-    used = np.bincount(child, minlength=len(forms)) > 0  # the children these rows name
+    """Rows of any child table whose CHILD differs from another child's only by leading zeros, spaces or
+    case (``7`` in one file, ``007`` in another, as a spreadsheet that drops leading zeros writes it):
+    probably one child counted twice."""
+    frames = [df for df in tables.values() if "child_id" in df and len(df)]
+    used = np.zeros(len(forms), dtype=bool)  # the children the tables name
+    for df in frames:
+        used[df["child_id"].to_numpy()] = True
     variants = np.bincount(forms[used], minlength=len(forms))  # how many of them share each form
-    clash = variants[forms[child]] > 1
-    if clash.any():
-        found.add(F.make(rows["_file"][clash], rows["_row"][clash], "CHILD", None, "identifier-collision",
-                         "kept", "this CHILD differs from another child's only by leading zeros, spaces or letter "
-                         "case: counted as two children; if they are one, write the identifier the same way "
-                         "in every file"))
+    for df in frames:
+        clash = variants[forms[df["child_id"].to_numpy()]] > 1
+        if clash.any():
+            found.add(F.make(df["_file"][clash], df["_row"][clash], "CHILD", None, "identifier-collision", "kept",
+                             "this CHILD differs from another child's only by leading zeros, spaces or letter "
+                             "case: counted as two children; if they are one, write the identifier the same way "
+                             "in every file"))
