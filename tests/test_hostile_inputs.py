@@ -284,3 +284,25 @@ def test_leading_zeros_lost_in_the_reviews_alone_are_named_as_collisions(council
                      ("2024-25/header.csv", 2, "CHILD", "identifier-collision", "kept"),
                      ("2024-25/reviews.csv", 2, "CHILD", "identifier-collision", "kept"),
                      ("2024-25/reviews.csv", 2, "CHILD", "review-unknown-child", "kept")]
+
+
+@pytest.mark.parametrize("damage", ["header only", "deleted", "every row excluded"])
+def test_a_year_whose_reviews_file_has_no_usable_row_shows_not_supplied_not_zeros(council, damage):
+    """Last year's reviews must not make this year's missing reviews read as none held (found walking a return
+    whose reviews.csv was exported empty): the year's review figures are not supplied, and a note says why."""
+    council.child("A", "2012-01-15").stay("A", ("2023-05-01", "S", "U4"))
+    council.review("A", "2023-05-20").review("A", "2023-11-20").review("A", "2024-05-20")
+    root = council.write("2023-24", "2024-25")
+    reviews = root / "2024-25" / "reviews.csv"
+    if damage == "deleted":
+        reviews.unlink()
+    elif damage == "header only":
+        reviews.write_text(reviews.read_text().splitlines()[0] + "\n")
+    else:
+        edit(reviews, "20/05/2024", "")
+    data = load_council(root, "2024-25")
+    assert any("2024-25 return has no usable row of reviews.csv" in n for n in data.notes)
+    indicators, _ = compute_all(build_model(data))
+    assert indicators["reviews_held"].value is None and indicators["participation_pct"].value is None
+    earlier, _ = compute_all(build_model(load_council(root, "2023-24")))
+    assert earlier["reviews_held"].value == 2  # the earlier year keeps its own

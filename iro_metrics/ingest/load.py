@@ -45,6 +45,8 @@ class CouncilData:
     #: every CHILD identifier in the returns loaded (a history's, for a year of :func:`load_history`), in
     #: order: each table's ``child_id`` is an identifier's position here (loads of other returns differ)
     children: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
+    #: the tables with a usable row in the collection year's own return (None: not known)
+    in_year: frozenset[str] | None = None
 
     def child_key(self, identifier: str) -> int:
         """The ``child_id`` of the child whose CHILD is ``identifier`` (KeyError when there is none)."""
@@ -57,6 +59,10 @@ class CouncilData:
         return empty_table(table)
 
     def has(self, table: str) -> bool:
+        """Whether ``table`` was supplied: it has rows and, for a table every return must hold
+        (``every_year`` in ``tables.yaml``), the collection year's own return has a usable row of it."""
+        if self.in_year is not None and spec.tables()[table].every_year and table not in self.in_year:
+            return False
         return table in self.tables and len(self.tables[table]) > 0
 
     def unusable(self) -> list[Problem]:
@@ -359,13 +365,18 @@ class History:
         earliest = CollectionYear(min(returns))
         care = check_combined(combined, self.forms, earliest, cy, found)
         year_notes = list(self.notes)
+        in_year = frozenset(k for k, df in returns[sy].tables.items() if len(df))
+        for t in spec.tables().values():
+            if t.every_year and t.key in combined and len(combined[t.key]) and t.key not in in_year:
+                year_notes.append(f"The {cy.label} return has no usable row of {t.file}: its {cy.label} figures "
+                                  "are not supplied (the earlier returns' rows serve only their own years)")
         if la:
             have = {key for y, keys in self.supplied.items() if y <= sy for key in keys}
             missing = [t.file for t in spec.tables().values() if t.required_file and t.key not in have]
             if missing:
                 year_notes.append(f"LIIA flat files: not supplied: {', '.join(missing)}")
         return CouncilData(year=cy, earliest_year=earliest, tables=combined, findings=found, files=files,
-                           notes=year_notes, la=la, care=care, children=self.children)
+                           notes=year_notes, la=la, care=care, children=self.children, in_year=in_year)
 
 
 @dataclass

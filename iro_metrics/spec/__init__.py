@@ -41,6 +41,7 @@ class Table:
     columns: tuple[Column, ...]
     required_file: bool = False
     first_year: CollectionYear | None = None
+    every_year: bool = False  # a year's return without a usable row of it has not supplied it
 
     @property
     def dfe_columns(self) -> list[str]:
@@ -73,7 +74,8 @@ def tables() -> dict[str, Table]:
         for key, t in group.items():
             cols = tuple(Column(dfe_name=k, **v) for k, v in t["columns"].items())
             out[key] = Table(key=key, source=source, file=t["file"], columns=cols,
-                             required_file=t.get("required_file", False), first_year=_year(t.get("from")))
+                             required_file=t.get("required_file", False), first_year=_year(t.get("from")),
+                             every_year=t.get("every_year", False))
     return out
 
 
