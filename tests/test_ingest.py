@@ -467,3 +467,15 @@ def test_children_are_numbered_in_identifier_order_the_same_in_every_return_and_
     with pytest.raises(KeyError):
         data.child_key("C")
     assert (data.findings.frame()["rule"] == "identifier-collision").sum() > 0  # 7 and 007, still found
+
+
+def test_a_gap_in_liia_flat_files_is_not_named_as_a_folder(tmp_path):
+    root = write_liia(tmp_path / "liia")
+    for name in ("episodes.csv", "header.csv"):  # as in the test above: Southville's 2023-24 missing
+        text = (root / name).read_text().replace("2023-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2024",
+                                                 "2022-05-01,S,V2,N1,U6,PR1,,,,,,,Southville,2023")
+        (root / name).write_text(text.replace(",Southville,2024\n", ",Southville,2023\n"))
+    with pytest.raises(FatalDataError) as e:
+        load_council(root, "2024-25", la="Southville")
+    [problem] = e.value.problems
+    assert problem.file == "2023-24 (flat files)" and "the flat files have no rows for it" in problem.message

@@ -208,10 +208,13 @@ def _without_gaps(per_year: dict[int, list[RawTable]], cut: bool, problems: list
         return per_year
     first, last = CollectionYear(years[0]).label, CollectionYear(years[-1]).label
     if not cut:
-        problems.extend(Problem(f"{CollectionYear(y).label}/", f"this collection year's return is missing from "
-                                f"the history ({first} to {last}): without it, children's care in that year is "
-                                "unknown and the figures are wrong. Add it, or use only the years after the gap "
-                                "(--cut-at-gap, or cut_at_gap: true in a params file)") for y in missing)
+        flat = any(r.liia for raws in per_year.values() for r in raws)  # no folder per year to name
+        problems.extend(Problem(f"{CollectionYear(y).label}{' (flat files)' if flat else '/'}",
+                                f"this collection year's return is missing from the history ({first} to {last})"
+                                f"{': the flat files have no rows for it' if flat else ''}: without it, children's "
+                                "care in that year is unknown and the figures are wrong. Add it, or use only the "
+                                "years after the gap (--cut-at-gap, or cut_at_gap: true in a params file)")
+                        for y in missing)
         return per_year
     gap, start = CollectionYear(max(missing)), CollectionYear(max(missing) + 1)
     for y in years:
