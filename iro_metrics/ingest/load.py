@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -304,7 +305,7 @@ def check_history(data: str | Path, year: str | CollectionYear, la: str | None =
     children, returns = number_children(returns)
     labels = [CollectionYear(sy).label for sy in years if sy >= year.start_year - earlier]
     supplied = {sy: {r.table.key for r in raws} for sy, raws in per_year.items()}
-    return History(returns, labels, supplied, gap_found, notes, la, children, identifier_forms(children))
+    return History(returns, labels, supplied, gap_found, notes, la, children)
 
 
 #: estimated seconds to check a return: for each return, and per million rows (2-core benchmark machine:
@@ -344,7 +345,11 @@ class History:
     notes: list[str]
     la: str | None
     children: pd.Index  # every CHILD identifier, in order (:func:`number_children`)
-    forms: np.ndarray  # each one's form without spaces, leading zeros or case (``checks.identifier_forms``)
+
+    @cached_property
+    def forms(self) -> np.ndarray:
+        """Each identifier's form without spaces, leading zeros or case, found once for every year."""
+        return identifier_forms(self.children)
 
     def year(self, label: str) -> CouncilData:
         """The collection year ``label`` as :func:`load_council` loads it (children's numbers aside: those of

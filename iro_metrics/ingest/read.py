@@ -303,11 +303,12 @@ def _impossible_dates(t: spec.Table, out: pd.DataFrame, rows: np.ndarray, year: 
     return exclude
 
 
-def _child_codes(values: np.ndarray) -> pd.Categorical:
-    """A CHILD column as each identifier once and a code per row, so that the checks compare numbers, not
-    text (a blank is a code too: its row is excluded, as CHILD is required)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+def _child_codes(codes: np.ndarray, uniques: np.ndarray) -> pd.Categorical:
+    """A CHILD column (each row's identifier ``uniques[codes]``; ``uniques`` may repeat once padding is
+    stripped) as each identifier once and a code per row, so that the checks compare numbers, not text
+    (a blank is a code too: its row is excluded, as CHILD is required)."""
+    once, distinct = pd.factorize(uniques, use_na_sentinel=False)
+    return pd.Categorical.from_codes(once[codes], categories=pd.Index(distinct, dtype=object))
 
 
 def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.DataFrame:
@@ -333,7 +334,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
             if col.required and blank.any():
                 found.add(F.make(label, rows[blank], col.dfe_name, None, "required-blank", "excluded"))
                 exclude |= blank
-            out[col.name] = _child_codes(column) if col.name == CHILD else \
+            out[col.name] = _child_codes(*pd.factorize(column, use_na_sentinel=False)) if col.name == CHILD else \
                 pd.array(np.where(blank, None, column), dtype="string")
             continue
         # every other check runs once per distinct value (codes and dates repeat a lot), then maps back
@@ -397,7 +398,7 @@ def type_table(raw: RawTable, year: CollectionYear, found: F.Findings) -> pd.Dat
                 bad = (~u_blank & ~u.str.upper().str.fullmatch(pattern).astype(bool).to_numpy())[codes]
                 if bad.any():
                     found.add(F.make(label, rows[bad], col.dfe_name, None, rule, "kept"))
-            out[col.name] = _child_codes(u.to_numpy()[codes]) if col.name == CHILD else \
+            out[col.name] = _child_codes(codes, u.to_numpy()) if col.name == CHILD else \
                 pd.array(np.where(u_blank, None, u.to_numpy())[codes], dtype="string")
     out = pd.DataFrame(out, index=df.index)
     exclude |= _impossible_dates(t, out, rows, year, label, found)
